@@ -1,0 +1,76 @@
+# Two entry points (see README): `make demo` and `make test`. Each does its own set-up:
+# Debian packages, the Python virtualenv and the cached podman images.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PYTHON ?= python3
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export CONTAINERS_CONF := $(CURDIR)/tests/images/containers.conf
+export MOLECULE_GLOB := molecule/*/molecule.yml
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k network"`.
+PYTEST_ARGS ?=
+
+APT_PACKAGES := podman runc mmdebstrap uidmap postgresql-15 postgresql-client-15 openssl git make
+
+.PHONY: help setup system-packages venv images demo test lint pytest molecule sanity build clean
+
+help:
+	@echo "make demo   - set up, then run the main job on the local lab (emulated AWS + podman hosts)"
+	@echo "make test   - set up, then run every test: lint, pytest, Molecule, sanity, build"
+
+setup: system-packages venv
+
+# Debian packages: podman for the systemd test hosts, PostgreSQL 15 for the database harness.
+system-packages: .stamps/apt
+.stamps/apt: Makefile
+	@if [ "$$(id -u)" != 0 ]; then echo "make setup needs root for apt-get (or install: $(APT_PACKAGES))"; exit 1; fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null
+	@mkdir -p .stamps && touch $@
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+images: setup
+	tests/images/build.sh
+
+demo: setup images
+	molecule test -s smoke
+
+lint: venv
+	ruff check plugins tests bench
+	yamllint -s .
+	ansible-lint --offline
+
+pytest: setup
+	pytest $(PYTEST_ARGS)
+
+molecule: setup images
+	@for s in molecule/*/; do \
+	  s=$$(basename $$s); echo "=== molecule test -s $$s"; \
+	  molecule test -s $$s || exit 1; \
+	done
+
+# ansible-test wants the collection under ansible_collections/<ns>/<name>: test the built
+# artifact installed into an empty collections path, exactly as users get it.
+sanity: build
+	rm -rf .build/install && mkdir -p .build/install
+	ansible-galaxy collection install --offline --no-deps -p .build/install .build/mattermost_ha-aws-*.tar.gz
+	cd .build/install/ansible_collections/mattermost_ha/aws && git init -q . && git add -A && \
+	  ansible-test sanity --python 3.11 --requirements --color no
+
+build: venv
+	rm -rf .build && mkdir -p .build
+	ansible-galaxy collection build --force --output-path .build .
+
+test: setup images lint pytest molecule sanity
+
+clean:
+	rm -rf .build .pytest_cache
+	-molecule destroy --all

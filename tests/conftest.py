@@ -1,0 +1,64 @@
+"""Fixtures shared by every test: the AWS emulator and the PostgreSQL pair.
+
+Each part is started by the tests that use it and stopped when the session ends. One moto
+server serves the whole session (per xdist worker) and is reset before every test that asks
+for it, so tests stay independent without paying a server start each.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness.moto_server import REGION, MotoServer  # noqa: E402
+from harness.postgres import PostgresPair  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory):
+    server = MotoServer(tmp_path_factory.mktemp("moto")).start()
+    yield server
+    server.stop()
+
+
+class AwsAccount:
+    """An empty emulated AWS account: env for subprocesses, boto3 clients for assertions."""
+
+    def __init__(self, server, region=REGION):
+        self.server = server
+        self.region = region
+        self.env = server.env(region)
+        self.session = boto3.session.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            aws_session_token="testing",
+            region_name=region,
+        )
+
+    def client(self, service, region=None):
+        return self.session.client(service, endpoint_url=self.server.url, region_name=region or self.region)
+
+
+@pytest.fixture
+def aws(moto_server, monkeypatch):
+    """A fresh emulated account; the process environment points every AWS client at it."""
+    moto_server.reset()
+    account = AwsAccount(moto_server)
+    for key, value in account.env.items():
+        monkeypatch.setenv(key, value)
+    return account
+
+
+@pytest.fixture(scope="session")
+def postgres_pair():
+    pair = PostgresPair().start()
+    yield pair
+    pair.stop()
+
+
+def pytest_report_header(config):
+    return f"mattermost_ha harness: moto server and PostgreSQL 15 started on demand (PG_BIN={os.environ.get('PG_BIN', '/usr/lib/postgresql/15/bin')})"
