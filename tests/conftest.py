@@ -61,4 +61,5 @@ def postgres_pair():
 
 
 def pytest_report_header(config):
-    return f"mattermost_ha harness: moto server and PostgreSQL 15 started on demand (PG_BIN={os.environ.get('PG_BIN', '/usr/lib/postgresql/15/bin')})"
+    pg_bin = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
+    return f"mattermost_ha harness: moto server and PostgreSQL 15 started on demand (PG_BIN={pg_bin})"

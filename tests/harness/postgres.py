@@ -5,6 +5,7 @@ TLS on (a throw-away self-signed certificate, so `sslmode=require` works), and a
 made with `pg_basebackup -R` that follows the primary by streaming replication.
 """
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -158,8 +159,6 @@ class PostgresPair:
 
     def stop(self):
         for server in (self.replica, self.primary):
-            try:
+            with contextlib.suppress(subprocess.CalledProcessError):
                 server.stop("immediate")
-            except subprocess.CalledProcessError:
-                pass
         shutil.rmtree(self.base, ignore_errors=True)

@@ -48,6 +48,6 @@ def test_write_on_primary_is_read_back_from_replica(postgres_pair):
 def test_replica_refuses_writes(postgres_pair):
     import psycopg2
 
-    with postgres_pair.replica.connect() as conn, conn.cursor() as cur:
-        with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
-            cur.execute("CREATE TABLE should_fail (id int)")
+    with postgres_pair.replica.connect() as conn, conn.cursor() as cur, \
+            pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
+        cur.execute("CREATE TABLE should_fail (id int)")
