@@ -171,6 +171,12 @@ def error(text):
     print(text, file=sys.stderr)
 
 
+def multierror(messages):
+    """hashicorp/go-multierror's format, which mmctl returns for per-argument failures."""
+    head = "1 error occurred:" if len(messages) == 1 else f"{len(messages)} errors occurred:"
+    return head + "\n" + "".join(f"\t* {m}\n" for m in messages)
+
+
 # --------------------------------------------------------------------------- commands
 
 def find_user(client, arg):
@@ -252,10 +258,9 @@ def cmd_user_search(client, printer, args):
         user = find_user(client, arg)
         (found if user else missing).append(user or arg)
     if missing:
-        text = f"{len(missing)} error{'s' if len(missing) > 1 else ''} occurred:\n" + "".join(
-            f"\t* user {m} not found\n" for m in missing)
+        text = multierror([f"user {m} not found" for m in missing])
         error(text)
-        raise CommandError(text.rstrip("\n"))
+        raise CommandError(text)
     for i, user in enumerate(found):
         text = USER_TEMPLATE.format(**{k: (v if v is not None else "") for k, v in user.items()})
         printer.out(("------------------------------\n" if i else "") + text, user)
@@ -278,7 +283,7 @@ def cmd_team_create(client, printer, args):
     if not flags.get("name"):
         raise CommandError("name is required")
     if not flags.get("display_name"):
-        raise CommandError("display-name is required")
+        raise CommandError("display Name is required")
     payload = {"name": flags["name"], "display_name": flags["display_name"], "email": flags.get("email", ""),
                "type": "I" if flags.get("private") else "O"}
     try:
@@ -313,7 +318,7 @@ def cmd_team_users_add(client, printer, args):
         raise CommandError(f"requires at least 2 arg(s), only received {len(pos)}")
     team = find_team(client, pos[0])
     if not team:
-        raise CommandError(f"unable to find team '{pos[0]}'")
+        raise CommandError(f"Unable to find team '{pos[0]}'")
     failures = []
     for arg in pos[1:]:
         user = find_user(client, arg)
@@ -325,10 +330,10 @@ def cmd_team_users_add(client, printer, args):
             client.request("POST", f"/api/v4/teams/{team['id']}/members",
                            {"team_id": team["id"], "user_id": user["id"]})
         except ServerError as err:
-            failures.append(f"Unable to add '{arg}' to {team['name']}. Error: {err}")
-            error(failures[-1])
+            # Like mmctl's addUserToTeam: printed, but not counted in the exit code.
+            error(f"Unable to add '{arg}' to {team['name']}. Error: {err}")
     if failures:
-        raise CommandError("; ".join(failures))
+        raise CommandError(multierror(failures))
 
 
 def cmd_license_upload(client, printer, args):
