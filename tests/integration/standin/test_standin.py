@@ -381,14 +381,26 @@ def test_license_file_location_is_read_at_start(installed, tmp_path, database):
         assert server.stop() == 0
 
 
-def test_config_json_written_by_role_is_respected(installed, tmp_path, database):
-    """Sanity check of the helpers: a config edited on disk is what the server runs with."""
+def test_server_writes_defaults_and_secrets_back_once(installed, tmp_path, database):
+    """Like the real config store: SetDefaults() on load, written back when that changed anything."""
     port, _ = configure(installed, tmp_path, database.dsn())
     config = read_config(installed)
+    assert config["SqlSettings"]["AtRestEncryptKey"] == ""
+    del config["TeamSettings"]["SiteName"]
+    config["ClusterSettings"]["MaxIdleConns"] = 100  # a 9.5 key this version does not know
     config["ServiceSettings"]["SiteURL"] = "https://chat.example.com"
     write_config(installed, config)
     server = MattermostProcess(installed).start(port)
-    try:
-        assert any(line["msg"] == "Server is started" for line in server.log_lines())
-    finally:
-        assert server.stop() == 0
+    assert server.stop() == 0
+    written = read_config(installed)
+    assert len(written["SqlSettings"]["AtRestEncryptKey"]) == 32
+    assert len(written["FileSettings"]["PublicLinkSalt"]) == 32
+    assert written["TeamSettings"]["SiteName"] == "Mattermost"
+    assert "MaxIdleConns" not in written["ClusterSettings"]
+    assert written["ServiceSettings"]["SiteURL"] == "https://chat.example.com"
+    config_file = installed / "config" / "config.json"
+    assert stat.S_IMODE(config_file.stat().st_mode) == 0o600
+    before = config_file.read_bytes()
+    server = MattermostProcess(installed).start(port)
+    assert server.stop() == 0
+    assert config_file.read_bytes() == before, "a complete config is not rewritten"

@@ -668,7 +668,7 @@ class App:
 def migrate_config(source, target):
     """Copy the config (env overrides of this process folded in) and its referenced files to the target store."""
     source_store = common.ConfigStore(source)
-    config = source_store.load()
+    config = source_store.load(persist=False)
     config, _ = common.apply_env_overrides(config)
     files = {}
     base = source_store.path.parent if source_store.path else common.INSTALL_DIR / "config"
@@ -693,8 +693,7 @@ def migrate_config(source, target):
             conn.close()
     else:
         path = common.resolve_config_file(target)
-        path.write_text(common.config_json(config))
-        os.chmod(path, 0o600)
+        common.write_config_file(path, config)
         for name, data in files.items():
             (path.parent / name).write_text(data)
 
