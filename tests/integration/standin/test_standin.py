@@ -85,7 +85,7 @@ def test_release_packages_the_versions_real_config(tmp_path, version, config_ver
 
 
 def test_percent_encoded_password_connects_and_ping_reports_version(installed, tmp_path, database):
-    port, _ = configure(installed, tmp_path, database.dsn())
+    port, socket_path = configure(installed, tmp_path, database.dsn())
     server = MattermostProcess(installed).start(port)
     try:
         status, body, headers = server.ping()
@@ -94,6 +94,8 @@ def test_percent_encoded_password_connects_and_ping_reports_version(installed, t
         assert body["ActiveSearchBackend"] == "database"
         assert "database_status" not in body
         assert headers["X-Version-Id"].startswith("11.7.9.")
+        assert mmctl(installed, "--local", "system", "version", socket_path=socket_path).stdout.startswith(
+            "Server version 11.7.9.")
         status, body, _ = server.ping(deep=True)
         assert (status, body["database_status"], body["filestore_status"]) == (200, "OK", "OK")
         tables = {r[0] for r in database.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
@@ -123,7 +125,7 @@ def test_unreachable_database_fails_start_up(installed, tmp_path, database):
 
 
 def test_deep_ping_fails_while_database_is_down_and_recovers(installed, tmp_path, database, db_proxy):
-    port, _ = configure(installed, tmp_path, database.dsn(port=db_proxy.port))
+    port, socket_path = configure(installed, tmp_path, database.dsn(port=db_proxy.port))
     server = MattermostProcess(installed).start(port)
     try:
         assert server.ping(deep=True)[0] == 200
@@ -134,9 +136,15 @@ def test_deep_ping_fails_while_database_is_down_and_recovers(installed, tmp_path
         assert headers["database_status"] == "UNHEALTHY"
         # Like the real server, the plain ping (the load balancer's) does not touch the database.
         assert server.ping()[0] == 200
+        status_cmd = mmctl(installed, "--local", "system", "status", socket_path=socket_path)
+        assert status_cmd.returncode == 1
+        assert "Database Status: UNHEALTHY" in status_cmd.stdout
         db_proxy.restore()
         status, body, _ = server.ping(deep=True)
         assert (status, body["database_status"]) == (200, "OK")
+        status_cmd = mmctl(installed, "--local", "system", "status", socket_path=socket_path)
+        assert status_cmd.returncode == 0, status_cmd.stderr
+        assert "Server status: OK\n" in status_cmd.stdout
     finally:
         assert server.stop() == 0
 
@@ -404,3 +412,10 @@ def test_server_writes_defaults_and_secrets_back_once(installed, tmp_path, datab
     server = MattermostProcess(installed).start(port)
     assert server.stop() == 0
     assert config_file.read_bytes() == before, "a complete config is not rewritten"
+
+
+def test_shared_fixtures_serve_the_default_release(mattermost_release, mattermost_release_url):
+    assert mattermost_release.version == "11.7.9"
+    status, body, _ = http_get(f"{mattermost_release_url}/{mattermost_release.sha256.name}")
+    assert status == 200
+    assert body == mattermost_release.sha256.read_text()

@@ -50,7 +50,9 @@ class Logger:
         self._file = None
 
     def open(self, location=None):
-        directory = Path(location) if location else INSTALL_DIR / "logs"
+        # Like fileutils.FindDir("logs"): ./logs of the working directory first, then the install's.
+        directory = Path(location) if location else next(
+            (d for d in (Path.cwd() / "logs", INSTALL_DIR / "logs") if d.is_dir()), INSTALL_DIR / "logs")
         try:
             directory.mkdir(parents=True, exist_ok=True)
             self._file = open(directory / "mattermost.log", "a", encoding="utf-8")  # noqa: SIM115 - kept open
@@ -191,6 +193,8 @@ def connect(dsn, timeout=None):
     if timeout is not None:
         params["connect_timeout"] = max(1, int(timeout))
     params.setdefault("connect_timeout", 10)
+    # A silently dropped peer must not hang a request: libpq gives up on unacknowledged data after 5 s.
+    params.setdefault("tcp_user_timeout", 5000)
     return psycopg2.connect(**params)
 
 
@@ -390,7 +394,8 @@ class ConfigStore:
         """
         defaults = json.loads(DEFAULTS_FILE.read_text())
         if not self.is_database:
-            loaded = json.loads(self.path.read_text())
+            # A missing file is created from the defaults, like the real file store does.
+            loaded = json.loads(self.path.read_text()) if self.path.exists() else {}
             config = normalize(loaded, defaults)
             if persist and config != loaded:
                 try:

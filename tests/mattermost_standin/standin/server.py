@@ -41,20 +41,35 @@ def _split_listen(address, default_port):
     return host, int(port or default_port)
 
 
+def _interface_addresses():
+    """(interface, IPv4 address) of the interfaces that have one, loopback last."""
+    import fcntl  # noqa: PLC0415 - Linux only, used only when clustering
+    import struct  # noqa: PLC0415
+
+    found = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _, name in socket.if_nameindex():
+            try:
+                packed = fcntl.ioctl(sock.fileno(), 0x8915, struct.pack("256s", name.encode()[:15]))  # SIOCGIFADDR
+            except OSError:
+                continue
+            found.append((name, socket.inet_ntoa(packed[20:24])))
+    return sorted(found, key=lambda item: item[1].startswith("127."))
+
+
 def _advertised_address(cluster_settings):
+    """Like model.GetServerIPAddress: OverrideHostname / AdvertiseAddress, else the first non-loopback IPv4."""
     if cluster_settings.get("OverrideHostname"):
         return cluster_settings["OverrideHostname"]
     if cluster_settings.get("AdvertiseAddress"):
         return cluster_settings["AdvertiseAddress"]
     if not cluster_settings.get("UseIPAddress", True):
         return socket.gethostname()
-    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect(("10.255.255.255", 1))  # no packet is sent: this only picks the outgoing address
-        return probe.getsockname()[0]
-    try:
-        return socket.gethostbyname(socket.gethostname())
-    except OSError:
-        return "127.0.0.1"
+    wanted = cluster_settings.get("NetworkInterface") or ""
+    for name, address in _interface_addresses():
+        if (not wanted or name == wanted) and not address.startswith("127."):
+            return address
+    return "127.0.0.1"
 
 
 # --------------------------------------------------------------------------- cluster
@@ -119,17 +134,13 @@ class Cluster:
     def _heartbeat(self):
         now = common.now_ms()
         try:
-            conn = self.app.store.conn(timeout=3)
-            try:
-                with conn, conn.cursor() as cur:
-                    cur.execute(
-                        """INSERT INTO clusterdiscovery (id, type, clustername, hostname, gossipport, port,
-                           createat, lastpingat) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-                           ON CONFLICT (id) DO UPDATE SET lastpingat = EXCLUDED.lastpingat""",
-                        (self.node_id, self.TYPE, self.name, self.hostname, self.port, self.port, now, now),
-                    )
-            finally:
-                conn.close()
+            with self.app.store.transaction(timeout=3) as cur:
+                cur.execute(
+                    """INSERT INTO clusterdiscovery (id, type, clustername, hostname, gossipport, port,
+                       createat, lastpingat) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                       ON CONFLICT (id) DO UPDATE SET lastpingat = EXCLUDED.lastpingat""",
+                    (self.node_id, self.TYPE, self.name, self.hostname, self.port, self.port, now, now),
+                )
         except Exception as exc:  # noqa: BLE001 - a lost heartbeat is logged, the next one retries
             LOG.warn("Cluster discovery heartbeat failed", error=str(exc))
 
@@ -148,17 +159,13 @@ class Cluster:
 
     def peers(self):
         fresh_after = common.now_ms() - int(self.interval * 3 * 1000)
-        conn = self.app.store.conn(timeout=3)
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute(
-                    "SELECT id, hostname, gossipport FROM clusterdiscovery WHERE type = %s AND clustername = %s "
-                    "AND lastpingat >= %s AND id <> %s ORDER BY createat",
-                    (self.TYPE, self.name, fresh_after, self.node_id),
-                )
-                rows = cur.fetchall()
-        finally:
-            conn.close()
+        with self.app.store.transaction(timeout=3) as cur:
+            cur.execute(
+                "SELECT id, hostname, gossipport FROM clusterdiscovery WHERE type = %s AND clustername = %s "
+                "AND lastpingat >= %s AND id <> %s ORDER BY createat",
+                (self.TYPE, self.name, fresh_after, self.node_id),
+            )
+            rows = cur.fetchall()
         peers = []
         for node_id, host, port in rows:
             hello = self._probe(host, port)
@@ -180,13 +187,8 @@ class Cluster:
             if sock:
                 with contextlib.suppress(OSError):
                     sock.close()
-        with contextlib.suppress(Exception):
-            conn = self.app.store.conn(timeout=2)
-            try:
-                with conn, conn.cursor() as cur:
-                    cur.execute("DELETE FROM clusterdiscovery WHERE id = %s", (self.node_id,))
-            finally:
-                conn.close()
+        with contextlib.suppress(Exception), self.app.store.transaction(timeout=2) as cur:
+            cur.execute("DELETE FROM clusterdiscovery WHERE id = %s", (self.node_id,))
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -301,7 +303,7 @@ class App:
         deadline = time.monotonic() + _env_seconds("MM_STANDIN_DB_RETRY_SECONDS", 10)
         while True:
             try:
-                conn = self.store.conn(timeout=3)
+                conn = common.connect(self.datasource, timeout=3)
                 try:
                     ensure_app_schema(conn)
                     common.ensure_config_schema(conn)
@@ -361,7 +363,7 @@ class App:
             common.fail("Error starting server", error=str(exc), address=f"{host}:{port}")
         server.app = self
         self.servers.append(server)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True).start()
         LOG.info("Server is listening on " + (service.get("ListenAddress") or ":8065"),
                  address=f"{host}:{server.server_address[1]}")
 
@@ -378,7 +380,7 @@ class App:
             local.app = self
             self.socket_path = path
             self.servers.append(local)
-            threading.Thread(target=local.serve_forever, daemon=True).start()
+            threading.Thread(target=local.serve_forever, args=(0.1,), daemon=True).start()
             LOG.info("Starting unix socket server", socket=path)
 
         self.start_metrics()
@@ -400,7 +402,7 @@ class App:
         server.app = self
         self.metrics_server = server
         self.servers.append(server)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True).start()
         LOG.info("Metrics and profiling server is started", address=f"{host}:{port}")
 
     def notify_systemd(self):
@@ -429,7 +431,7 @@ class App:
         self.notify_systemd()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.stop_event.set())
-        while not self.stop_event.wait(0.5):
+        while not self.stop_event.wait(0.1):
             pass
         self.shutdown()
         return 0
