@@ -84,8 +84,10 @@ def test_release_packages_the_versions_real_config(tmp_path, version, config_ver
 # --------------------------------------------------------------------------- start-up and ping
 
 
-def test_percent_encoded_password_connects_and_ping_reports_version(installed, tmp_path, database):
-    port, socket_path = configure(installed, tmp_path, database.dsn())
+def test_percent_encoded_password_connects_and_ping_reports_version(installed, tmp_path, database, postgres_pair):
+    replica = database.dsn(host=postgres_pair.replica.host, port=postgres_pair.replica.port)
+    port, socket_path = configure(installed, tmp_path, database.dsn(),
+                                  SqlSettings={"DataSourceReplicas": [replica, database.dsn(port=free_port())]})
     server = MattermostProcess(installed).start(port)
     try:
         status, body, headers = server.ping()
@@ -98,20 +100,27 @@ def test_percent_encoded_password_connects_and_ping_reports_version(installed, t
             "Server version 11.7.9.")
         status, body, _ = server.ping(deep=True)
         assert (status, body["database_status"], body["filestore_status"]) == (200, "OK", "OK")
+        messages = [line["msg"] for line in server.log_lines()]
+        assert messages.count("Connected to the read replica") == 1
+        assert messages.count("Read replica is unreachable; leaving it out") == 1
         tables = {r[0] for r in database.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         assert {"configurations", "configurationfiles", "db_config_migrations", "users", "teams"} <= tables
     finally:
         assert server.stop() == 0
 
 
-def test_unencoded_password_fails_to_start(installed, tmp_path, database):
+@pytest.mark.parametrize("where", ["DataSource", "DataSourceReplicas"])
+def test_unencoded_password_fails_to_start(installed, tmp_path, database, where):
     raw = (f"postgres://{database.user}:{database.password}@{database.server.host}:{database.server.port}/"
            f"{database.name}?sslmode=require")
-    port, _ = configure(installed, tmp_path, raw)
+    if where == "DataSource":
+        port, _ = configure(installed, tmp_path, raw)
+    else:
+        port, _ = configure(installed, tmp_path, database.dsn(), SqlSettings={"DataSourceReplicas": [raw]})
     server = MattermostProcess(installed).start(port, wait=False)
     code, out = server.wait_exit()
-    assert code != 0
-    assert "DataSource" in out or "Failed to ping DB" in out
+    assert code == 1
+    assert f"Failed to parse {where}" in out
 
 
 def test_unreachable_database_fails_start_up(installed, tmp_path, database):

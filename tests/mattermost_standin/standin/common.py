@@ -187,7 +187,7 @@ def redact_dsn(dsn):
 
 
 def connect(dsn, timeout=None):
-    import psycopg2  # noqa: PLC0415 - only needed where a database is used
+    import psycopg2  # only needed where a database is used
 
     params = parse_datasource(dsn)
     if timeout is not None:

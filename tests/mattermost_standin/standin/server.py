@@ -43,8 +43,8 @@ def _split_listen(address, default_port):
 
 def _interface_addresses():
     """(interface, IPv4 address) of the interfaces that have one, loopback last."""
-    import fcntl  # noqa: PLC0415 - Linux only, used only when clustering
-    import struct  # noqa: PLC0415
+    import fcntl  # Linux only, used only when clustering
+    import struct
 
     found = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -141,7 +141,7 @@ class Cluster:
                        ON CONFLICT (id) DO UPDATE SET lastpingat = EXCLUDED.lastpingat""",
                     (self.node_id, self.TYPE, self.name, self.hostname, self.port, self.port, now, now),
                 )
-        except Exception as exc:  # noqa: BLE001 - a lost heartbeat is logged, the next one retries
+        except Exception as exc:  # a lost heartbeat is logged, the next one retries
             LOG.warn("Cluster discovery heartbeat failed", error=str(exc))
 
     def _heartbeat_loop(self):
@@ -211,7 +211,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mattermost-standin"
 
-    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+    def log_message(self, format, *args):
         pass
 
     def address_string(self):
@@ -232,7 +232,7 @@ class Handler(BaseHTTPRequestHandler):
                                                  local=self.server.local)
         except AppError as err:
             status, payload, headers = err.status, err.to_json(), {}
-        except Exception as exc:  # noqa: BLE001 - reported like the real server's 500 AppError
+        except Exception as exc:  # reported like the real server's 500 AppError
             LOG.error("Request failed", path=url.path, error=str(exc))
             err = AppError("ServeHTTP", "app.internal.app_error", "Internal error.", 500, str(exc))
             status, payload, headers = 500, err.to_json(), {}
@@ -240,7 +240,7 @@ class Handler(BaseHTTPRequestHandler):
             app.metrics_error()
         _json_response(self, status, payload, headers)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch  # noqa: N815 - http.server naming
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch  # http.server naming
 
 
 class TCPServer(ThreadingHTTPServer):
@@ -255,10 +255,10 @@ class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 
 class MetricsHandler(BaseHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+    def log_message(self, format, *args):
         pass
 
-    def do_GET(self):  # noqa: N802 - http.server naming
+    def do_GET(self):  # http.server naming
         if self.path.split("?")[0] != "/metrics":
             self.send_error(404)
             return
@@ -279,7 +279,7 @@ class App:
         self.config_store = common.ConfigStore(config_location)
         try:
             raw = self.config_store.load()
-        except Exception as exc:  # noqa: BLE001 - any failure to load is fatal, like the real server
+        except Exception as exc:  # any failure to load is fatal, like the real server
             common.fail("Failed to load configuration", source=self.config_store.describe(), error=str(exc))
         self.config, self.env_used = common.apply_env_overrides(raw)
         self.config_hash = common.hash_config(self.config)
@@ -300,6 +300,13 @@ class App:
             common.parse_datasource(self.datasource)
         except common.DataSourceError as exc:
             common.fail("Failed to parse DataSource", error=str(exc))
+        sql = self.config["SqlSettings"]
+        replicas = [*(sql.get("DataSourceReplicas") or []), *(sql.get("DataSourceSearchReplicas") or [])]
+        for replica in replicas:
+            try:
+                common.parse_datasource(replica)
+            except common.DataSourceError as exc:
+                common.fail("Failed to parse DataSourceReplicas", error=str(exc))
         deadline = time.monotonic() + _env_seconds("MM_STANDIN_DB_RETRY_SECONDS", 10)
         while True:
             try:
@@ -310,12 +317,20 @@ class App:
                 finally:
                     conn.close()
                 LOG.info("Pinged the database", datasource=common.redact_dsn(self.datasource))
-                return
-            except Exception as exc:  # noqa: BLE001 - retried, then fatal
+                break
+            except Exception as exc:  # retried, then fatal
                 if time.monotonic() >= deadline:
                     common.fail("Failed to ping DB", error=str(exc), datasource=common.redact_dsn(self.datasource))
                 LOG.error("Failed to ping DB", error=str(exc), retrying_in_seconds=1)
                 time.sleep(1)
+        # Replicas: an unreachable one is left out (the replica monitor's job), not fatal.
+        for replica in replicas:
+            try:
+                common.connect(replica, timeout=3).close()
+                LOG.info("Connected to the read replica", datasource=common.redact_dsn(replica))
+            except Exception as exc:  # a replica that does not answer is reported and skipped
+                LOG.warn("Read replica is unreachable; leaving it out", datasource=common.redact_dsn(replica),
+                         error=str(exc))
 
     def load_license(self):
         raw = None
@@ -527,7 +542,7 @@ class App:
             body["database_status"] = "OK"
             try:
                 self.store.health_check(self.node_id)
-            except Exception as exc:  # noqa: BLE001 - reported as UNHEALTHY, like the real server
+            except Exception as exc:  # reported as UNHEALTHY, like the real server
                 LOG.warn("Unable to write to database.", error=str(exc))
                 body["database_status"] = "UNHEALTHY"
                 body["status"] = "UNHEALTHY"
@@ -558,7 +573,7 @@ class App:
                            "Invalid or missing from/to in request body.", 400)
         try:
             migrate_config(source, target)
-        except Exception as exc:  # noqa: BLE001 - returned as the real API's 500
+        except Exception as exc:  # returned as the real API's 500
             LOG.error("Failed to migrate config", error=str(exc))
             raise AppError("MigrateConfig", "api.config.migrate_config.app_error",
                            "Failed to migrate config store.", 500, str(exc)) from exc

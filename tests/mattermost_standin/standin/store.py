@@ -122,14 +122,14 @@ class AppStore:
                     cur.execute("SELECT 1")
                 conn.rollback()
                 return conn
-            except Exception:  # noqa: BLE001 - a broken pooled connection is dropped and replaced
+            except Exception:  # a broken pooled connection is dropped and replaced
                 with contextlib.suppress(Exception):
                     conn.close()
 
     @contextlib.contextmanager
     def transaction(self, timeout=5):
         """A cursor in a transaction: committed when the block ends, rolled back when it raises."""
-        import psycopg2  # noqa: PLC0415 - only needed where a database is used
+        import psycopg2  # only needed where a database is used
 
         conn = self._checkout(timeout)
         healthy = True
