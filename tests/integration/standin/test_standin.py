@@ -220,6 +220,10 @@ def test_config_round_trip_through_config_migrate(installed, tmp_path, database)
     # The server's own MM_* variables are folded into the migrated config.
     server = MattermostProcess(installed, env={"MM_TEAMSETTINGS_SITENAME": "Folded In"}).start(port)
     try:
+        missing = mmctl(installed, "--local", "config", "migrate", "/nonexistent/config.json", database.dsn(),
+                        socket_path=socket_path)
+        assert missing.returncode == 1
+        assert "Failed to migrate config store." in missing.stderr
         for flag_position in ("before", "after"):
             args = ["config", "migrate", str(config_file), database.dsn()]
             args = ["--local", *args] if flag_position == "before" else [*args, "--local"]

@@ -394,7 +394,9 @@ class ConfigStore:
         """
         defaults = json.loads(DEFAULTS_FILE.read_text())
         if not self.is_database:
-            # A missing file is created from the defaults, like the real file store does.
+            # The server's own store creates a missing file from the defaults; a migration source must exist.
+            if not self.path.exists() and not persist:
+                raise FileNotFoundError(f"failed to create source store: open {self.path}: no such file or directory")
             loaded = json.loads(self.path.read_text()) if self.path.exists() else {}
             config = normalize(loaded, defaults)
             if persist and config != loaded:
