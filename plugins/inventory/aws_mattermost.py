@@ -110,7 +110,8 @@ options:
     type: str
   instance_connect_cli:
     description:
-      - The AWS CLI command used in the V(instance_connect) C(ProxyCommand).
+      - The AWS CLI command used in the V(instance_connect) C(ProxyCommand), split into words like a
+        shell command line (quote a path with spaces), for example C(/usr/local/bin/aws).
     type: str
     default: aws
   ssm_bucket_name:
@@ -233,7 +234,7 @@ def hostname_candidates(record, preferences):
     names = []
     for preference in preferences:
         if preference.startswith("tag:"):
-            value = record["tags"].get(preference[len("tag:"):])
+            value = record["tags"].get(preference[len("tag:") :])
         elif preference in HOSTNAME_FIELDS:
             value = record.get(HOSTNAME_FIELDS[preference])
         else:
@@ -462,9 +463,7 @@ class InventoryModule(AWSInventoryBase):
             self.warn(f"aws_mattermost: no {what} tagged {DEPLOYMENT_TAG}={deployment} found")
             return None
         if len(items) > 1:
-            self.warn(
-                f"aws_mattermost: {len(items)} {what}s tagged {DEPLOYMENT_TAG}={deployment}; using {items[0][0]}"
-            )
+            self.warn(f"aws_mattermost: {len(items)} {what}s tagged {DEPLOYMENT_TAG}={deployment}; using {items[0][0]}")
         return items[0][0]
 
     def _discover_database(self, clusters, deployment, region):

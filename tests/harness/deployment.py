@@ -49,8 +49,16 @@ def image_id(client):
     return "ami-12c6146b"
 
 
-def create_deployment(client, name, app_count=2, site_url="https://chat.example.test", with_database=True,
-                      with_load_balancer=True, with_bucket=True, subnets=None):
+def create_deployment(
+    client,
+    name,
+    app_count=2,
+    site_url="https://chat.example.test",
+    with_database=True,
+    with_load_balancer=True,
+    with_bucket=True,
+    subnets=None,
+):
     """Create the deployment `name` through `client(service)` (boto3 clients of one region)."""
     ec2 = client("ec2")
     region = ec2.meta.region_name
