@@ -35,13 +35,17 @@ description:
     C(aws_mattermost.yaml), for example C(production.aws_mattermost.yml).
 notes:
   - Permissions needed - C(ec2:DescribeInstances), C(tag:GetResources), C(rds:DescribeDBClusters),
-    C(rds:DescribeDBInstances), C(elasticloadbalancing:DescribeLoadBalancers) and
-    C(s3:GetBucketLocation); C(ec2:DescribeRegions) only when no region is configured.
+    C(rds:DescribeDBInstances) and C(elasticloadbalancing:DescribeLoadBalancers);
+    C(s3:GetBucketLocation) only when several file-store buckets are tagged with the deployment;
+    C(ec2:DescribeRegions) only when no region is configured.
   - The AWS API calls made on a cold run with one region are - one C(DescribeInstances)
     filtered server-side by the deployment tag and the C(running) state, and, only when
     instances were found, one C(GetResources), one C(DescribeDBClusters), one
-    C(DescribeDBInstances), one C(DescribeLoadBalancers) and one C(GetBucketLocation).
-    With O(cache) enabled and a fresh cache, none.
+    C(DescribeDBInstances) and one C(DescribeLoadBalancers). With O(cache) enabled and a fresh
+    cache, none. All clients come from one boto3 session.
+  - The file-store bucket's region is the region it was found in (C(GetResources) lists the
+    buckets located in the region asked); only when several buckets are tagged with the
+    deployment is C(GetBucketLocation) asked, and the one in the deployment's region is used.
   - A variable that cannot be discovered (for example no load balancer exists yet) is left
     undefined, and a warning names it.
 author:
@@ -176,6 +180,7 @@ strict: true
 import shlex
 
 try:  # noqa: SIM105 - the amazon.aws convention; a missing SDK is reported by require_aws_sdk() in parse()
+    import boto3
     import botocore
 except ImportError:
     pass
@@ -183,7 +188,9 @@ except ImportError:
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+from ansible_collections.amazon.aws.plugins.plugin_utils.botocore import get_aws_connection_info
 from ansible_collections.amazon.aws.plugins.plugin_utils.inventory import AWSInventoryBase
 
 DEPLOYMENT_TAG = "mattermost-ha:deployment"
@@ -417,6 +424,37 @@ class InventoryModule(AWSInventoryBase):
             "ssm_bucket_name",
         )
 
+    def __init__(self):
+        super().__init__()
+        self._connection_info = None
+        self._sessions = {}
+
+    def client(self, service, retry_decorator=None, region=None, **extra_params):
+        """A boto3 client configured as the base class does (options, environment, assumed role),
+        made from one boto3 session per profile: botocore then loads its endpoint data once
+        instead of once per client, which is most of the cost of a cold run."""
+        if self._connection_info is None:
+            self._connection_info = get_aws_connection_info(self)
+        default_region, endpoint_url, params = self._connection_info
+        params = dict(params, **self._frozen_credentials)
+        params.update(extra_params)
+        profile = params.pop("profile_name", None)
+        config = botocore.config.Config(user_agent_extra="mattermost_ha.aws/aws_mattermost")
+        aws_config = params.pop("aws_config", None)
+        if aws_config is not None:
+            config = config.merge(aws_config)
+        try:
+            if profile not in self._sessions:
+                self._sessions[profile] = boto3.session.Session(profile_name=profile)
+            client = self._sessions[profile].client(
+                service, region_name=region or default_region, endpoint_url=endpoint_url, config=config, **params
+            )
+        except botocore.exceptions.NoRegionError:
+            self.fail_aws(f"The {self.NAME} plugin needs a region: set regions, region or AWS_REGION")
+        except (ValueError, botocore.exceptions.BotoCoreError) as e:
+            self.fail_aws("Couldn't connect to AWS", exception=e)
+        return client if retry_decorator is None else RetryingBotoClientWrapper(client, retry_decorator)
+
     # --- discovery -------------------------------------------------------------------------
 
     def _regions(self):
@@ -505,14 +543,17 @@ class InventoryModule(AWSInventoryBase):
                 "found; set file_store_bucket"
             )
             return {}
+        if len(buckets) == 1:
+            # GetResources in a region lists the buckets located in that region.
+            return {"mattermost_ha_file_store_bucket": buckets[0][0], "mattermost_ha_file_store_region": region}
+        # Several candidates (emulators list the buckets of every region): ask S3 where each is.
         s3 = self.client("s3", region=region)
         try:
             located = [(name, _bucket_region(s3, name)) for name, _tags in buckets]
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            self.fail_aws("Failed to read the location of the file-store bucket", exception=e)
-        # The tagging API may list buckets of other regions: prefer the deployment's region.
+            self.fail_aws("Failed to read the location of the file-store buckets", exception=e)
         located.sort(key=lambda item: item[1] != region)
-        if len(located) > 1:
+        if sum(1 for _name, where in located if where == region) > 1:
             self.warn(f"aws_mattermost: several file-store buckets for {deployment}; using {located[0][0]}")
         return {"mattermost_ha_file_store_bucket": located[0][0], "mattermost_ha_file_store_region": located[0][1]}
 

@@ -236,7 +236,13 @@ def test_cached_run_makes_no_aws_call(aws, client, tmp_path):
 
 def test_missing_resources_and_configured_bucket(aws, client, tmp_path):
     create_deployment(client, "Demo", with_load_balancer=False, with_bucket=False)
-    config = {"deployment": "Demo", "file_store_bucket": "my-files", "file_store_region": "eu-west-1"}
+    config = {
+        "deployment": "Demo",
+        "file_store_bucket": "my-files",
+        "file_store_region": "eu-west-1",
+        # Clients are made with the assumed role's credentials (moto does not check them).
+        "assume_role_arn": "arn:aws:iam::123456789012:role/inventory-reader",
+    }
     _rc, inventory, stderr = run_inventory(tmp_path, aws.env, config)
     variables = hostvars(inventory, "Demo-App-01")
     assert variables["mattermost_ha_file_store_bucket"] == "my-files"
@@ -244,6 +250,22 @@ def test_missing_resources_and_configured_bucket(aws, client, tmp_path):
     assert "mattermost_ha_site_url" not in variables
     assert "mattermost_ha_alb_dns_name" not in variables
     assert "no Application Load Balancer tagged mattermost-ha:deployment=Demo" in " ".join(stderr.split())
+
+
+def test_file_store_bucket_of_the_deployment_region_wins(aws, client, tmp_path):
+    # moto's GetResources lists the buckets of every region: the plugin asks S3 where each is.
+    demo = create_deployment(client, "Demo", app_count=1, with_database=False, with_load_balancer=False)
+    east = aws.client("s3", region="us-east-1")
+    east.create_bucket(Bucket="demo-files-east")
+    east.put_bucket_tagging(
+        Bucket="demo-files-east",
+        Tagging={"TagSet": tags({DEPLOYMENT_TAG: "Demo", "mattermost-ha:purpose": "file-store"})},
+    )
+    _rc, inventory, stderr = run_inventory(tmp_path, aws.env, {"deployment": "Demo"})
+    variables = hostvars(inventory, "Demo-App-01")
+    assert variables["mattermost_ha_file_store_bucket"] == demo.bucket
+    assert variables["mattermost_ha_file_store_region"] == aws.region
+    assert "several file-store buckets" not in stderr
 
 
 def test_deployment_in_several_regions_is_refused(aws, client, tmp_path):
