@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 import boto3  # noqa: E402
-from harness.deployment import DEPLOYMENT_TAG, create_deployment, image_id, make_network, tags  # noqa: E402
+from harness.deployment import DEPLOYMENT_TAG, ZONES, create_deployment, image_id, tags  # noqa: E402
 from harness.moto_server import REGION, MotoServer  # noqa: E402
 
 BATCH = 250
@@ -59,9 +59,16 @@ def populate(server, total):
     def client(service):
         return session.client(service, endpoint_url=server.url)
 
-    _vpc, subnets = make_network(client, cidr="10.0.0.0/16")
-    demo = create_deployment(client, "Demo", app_count=2, subnets=subnets)
+    # /20 subnets: room for 2,000 instances (a /24 holds 251).
     ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = {
+        f"{REGION}{zone}": ec2.create_subnet(
+            VpcId=vpc, CidrBlock=f"10.0.{16 * index}.0/20", AvailabilityZone=f"{REGION}{zone}"
+        )["Subnet"]["SubnetId"]
+        for index, zone in enumerate(ZONES)
+    }
+    demo = create_deployment(client, "Demo", app_count=2, subnets=subnets)
     ami = image_id(client)
     zones = sorted(subnets)
     remaining, batch_number = total - len(demo.instance_ids), 0

@@ -130,7 +130,9 @@ def create_deployment(
     if with_bucket:
         s3 = client("s3")
         result.bucket = f"{lowered}-files-{region}"
-        s3.create_bucket(Bucket=result.bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        # us-east-1 takes no location constraint.
+        location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=result.bucket, **location)
         s3.put_bucket_tagging(
             Bucket=result.bucket,
             Tagging={"TagSet": tags(dict(base, **{"mattermost-ha:purpose": "file-store"}))},

@@ -3,6 +3,7 @@
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,10 +19,11 @@ ANSIBLE_INVENTORY = Path(sys.executable).parent / "ansible-inventory"
 pytestmark = pytest.mark.slow
 
 
-def run_inventory(tmp_path, env, config, name="demo.aws_mattermost.yml", args=(), check=True):
-    """ansible-inventory --list on a plugin config; returns (returncode, inventory dict or None, stderr)."""
-    source = tmp_path / name
-    source.write_text(yaml.safe_dump(dict({"plugin": "mattermost_ha.aws.aws_mattermost"}, **config)))
+def run_inventory(tmp_path, env, config, name="demo.aws_mattermost.yml", args=(), check=True, source=None):
+    """ansible-inventory --list on a plugin config (or on source); returns (returncode, inventory or None, stderr)."""
+    if source is None:
+        source = tmp_path / name
+        source.write_text(yaml.safe_dump(dict({"plugin": "mattermost_ha.aws.aws_mattermost"}, **config)))
     full_env = dict(os.environ)
     full_env.update(env)
     full_env.update(
@@ -291,3 +293,23 @@ def test_config_file_name_must_end_in_aws_mattermost_yml(aws, client, tmp_path):
     )
     assert returncode != 0
     assert "could not be verified by inventory plugin 'mattermost_ha.aws.aws_mattermost'" in stderr
+
+
+def test_example_inventory_for_aws_accounts(aws, tmp_path):
+    """inventories/aws as shipped (deployment Mattermost in us-east-1), its cache moved to tmp_path."""
+    create_deployment(lambda service: aws.client(service, region="us-east-1"), "Mattermost")
+    inventory_dir = tmp_path / "aws"
+    shutil.copytree(REPO / "inventories" / "aws", inventory_dir)
+    plugin_file = inventory_dir / "mattermost.aws_mattermost.yml"
+    config = yaml.safe_load(plugin_file.read_text())
+    assert config["deployment"] == "Mattermost"
+    plugin_file.write_text(plugin_file.read_text().replace(config["cache_connection"], str(tmp_path / "cache")))
+
+    _rc, inventory, _err = run_inventory(tmp_path, aws.env, None, source=inventory_dir)
+    assert hosts_of(inventory, "mattermost_app") == ["Mattermost-App-01", "Mattermost-App-02"]
+    variables = hostvars(inventory, "Mattermost-App-01")
+    assert variables["mattermost_ha_name"] == "Mattermost"  # group_vars/all/main.yml
+    assert variables["mattermost_ha_region"] == "us-east-1"
+    assert variables["mattermost_ha_db_writer_host"].startswith("mattermost-db.cluster-")
+    assert not any(key.startswith("vault_") for key in variables)  # vault.yml.example is not loaded
+    assert list((tmp_path / "cache").iterdir())
