@@ -28,6 +28,7 @@ from harness.deployment import DEPLOYMENT_TAG, ZONES, create_deployment, image_i
 from harness.moto_server import REGION, MotoServer  # noqa: E402
 
 BATCH = 250
+STATIC = "ansible-inventory, static 2 hosts"
 
 CONFIGS = {
     # What a user of aws_ec2 writes to get the deployment's hosts: the tag filter server-side.
@@ -124,6 +125,28 @@ def run(source, env, *args):
     return elapsed, len(json.loads(proc.stdout)["_meta"]["hostvars"])
 
 
+def print_table(results, reps):
+    reference = {mode: statistics.median(results["aws_mattermost"][mode]) for mode in ("cold", "cached")}
+    header = (
+        f"| {'inventory':<34} | {'hosts':>5} | {'cold median s':>13} | {'cold min s':>10} | {'ratio':>5} "
+        f"| {'cached median s':>15} | {'cached min s':>12} | {'ratio':>5} |"
+    )
+    print()
+    print(f"{reps} runs each; ratio = median time / aws_mattermost's median time")
+    print(header)
+    print("|" + "|".join("-" * len(cell) for cell in header.split("|")[1:-1]) + "|")
+    for label, entry in results.items():
+        cells = [f"{label:<34}", f"{entry['hosts']:>5}"]
+        for mode, width in (("cold", 13), ("cached", 15)):
+            times = entry[mode]
+            if times:
+                median = statistics.median(times)
+                cells += [f"{median:>{width}.2f}", f"{min(times):>{width - 3}.2f}", f"{median / reference[mode]:>5.2f}"]
+            else:
+                cells += [f"{'-':>{width}}", f"{'-':>{width - 3}}", f"{'-':>5}"]
+        print("| " + " | ".join(cells) + " |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=2000, help="instances in the account (default 2000)")
@@ -149,40 +172,33 @@ def main():
             # Fixed cost of ansible-inventory itself: a static inventory of two hosts.
             static = tmp / "static.yml"
             static.write_text("all:\n  hosts:\n    a: {}\n    b: {}\n")
-            results = {"ansible-inventory, static 2 hosts": {"cold": [], "cached": [], "hosts": 2}}
-            for _ in range(options.reps):
-                results["ansible-inventory, static 2 hosts"]["cold"].append(run(static, env)[0])
-
+            sources = {STATIC: {"cold": static}}
+            results = {STATIC: {"cold": [], "cached": [], "hosts": None}}
             for label, (name, config) in CONFIGS.items():
                 for mode in ("cold", "cached"):
-                    (tmp / mode / name).parent.mkdir(parents=True, exist_ok=True)
-                cold_source = write_config(tmp / "cold", name, config)
-                cached_source = write_config(tmp / "cached", name, config, cache_dir=tmp / f"cache-{name}")
-                entry = results[label] = {"cold": [], "cached": [], "hosts": None}
-                for _ in range(options.reps):
-                    elapsed, hosts = run(cold_source, env)
-                    entry["cold"].append(elapsed)
-                    entry["hosts"] = hosts
-                run(cached_source, env)  # prime the cache
-                for _ in range(options.reps):
-                    elapsed, hosts = run(cached_source, env)
-                    assert hosts == entry["hosts"], (label, hosts, entry["hosts"])
-                    entry["cached"].append(elapsed)
-                print(f"  {label}: done", flush=True)
+                    (tmp / mode).mkdir(exist_ok=True)
+                sources[label] = {
+                    "cold": write_config(tmp / "cold", name, config),
+                    "cached": write_config(tmp / "cached", name, config, cache_dir=tmp / f"cache-{name}"),
+                }
+                results[label] = {"cold": [], "cached": [], "hosts": None}
+                run(sources[label]["cached"], env)  # prime the cache
+
+            # Interleaved (one run of each configuration per round) so that load from other
+            # processes on the machine spreads over all of them.
+            for round_number in range(options.reps):
+                for label, by_mode in sources.items():
+                    for mode, source in by_mode.items():
+                        elapsed, hosts = run(source, env)
+                        entry = results[label]
+                        assert entry["hosts"] in (None, hosts), (label, mode, hosts, entry["hosts"])
+                        entry["hosts"] = hosts
+                        entry[mode].append(elapsed)
+                print(f"  round {round_number + 1}/{options.reps} done", flush=True)
         finally:
             server.stop()
 
-    reference = {mode: statistics.median(results["aws_mattermost"][mode]) for mode in ("cold", "cached")}
-    header = f"{'inventory':<36} {'hosts':>5} {'cold s':>8} {'ratio':>6} {'cached s':>9} {'ratio':>6}"
-    print()
-    print(f"median of {options.reps} runs; ratio = time / aws_mattermost's time")
-    print(header)
-    print("-" * len(header))
-    for label, entry in results.items():
-        cold = statistics.median(entry["cold"])
-        cached = statistics.median(entry["cached"]) if entry["cached"] else None
-        cached_text = f"{cached:9.2f} {cached / reference['cached']:6.2f}" if cached else f"{'-':>9} {'-':>6}"
-        print(f"{label:<36} {entry['hosts']:>5} {cold:8.2f} {cold / reference['cold']:6.2f} {cached_text}")
+    print_table(results, options.reps)
     if options.json:
         options.json.write_text(
             json.dumps({"instances": options.instances, "reps": options.reps, "results": results}, indent=2)

@@ -606,6 +606,9 @@ class InventoryModule(AWSInventoryBase):
             self._add_host_to_keyed_groups(self.get_option("keyed_groups"), context, name, strict=strict)
 
     def parse(self, inventory, loader, path, cache=True):
+        # One plugin instance may parse several sources: no connection settings carried over.
+        self._connection_info = None
+        self._sessions = {}
         super().parse(inventory, loader, path, cache=cache)
 
         deployment = self.get_option("deployment")
