@@ -122,7 +122,8 @@ def run(source, env, *args):
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"ansible-inventory -i {source} failed:\n{proc.stderr}")
-    return elapsed, len(json.loads(proc.stdout)["_meta"]["hostvars"])
+    groups = json.loads(proc.stdout)
+    return elapsed, len({host for name, group in groups.items() if name != "_meta" for host in group.get("hosts", [])})
 
 
 def print_table(results, reps):
