@@ -49,7 +49,7 @@ notes:
   - A variable that cannot be discovered (for example no load balancer exists yet) is left
     undefined, and a warning names it.
 author:
-  - mattermost_ha.aws contributors
+  - mattermost_ha.aws maintainers (@mattermost-ha)
 options:
   plugin:
     description: Token that ensures this is a source file for the plugin.
