@@ -1,0 +1,315 @@
+"""The mattermost_ha.aws.aws_mattermost inventory plugin, run by ansible-inventory against moto."""
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from harness.deployment import DEPLOYMENT_TAG, create_deployment, image_id, make_network, tags
+from harness.moto_server import DEAD_PROXY
+
+REPO = Path(__file__).resolve().parents[3]
+ANSIBLE_INVENTORY = Path(sys.executable).parent / "ansible-inventory"
+
+pytestmark = pytest.mark.slow
+
+
+def run_inventory(tmp_path, env, config, name="demo.aws_mattermost.yml", args=(), check=True, source=None):
+    """ansible-inventory --list on a plugin config (or on source); returns (returncode, inventory or None, stderr)."""
+    if source is None:
+        source = tmp_path / name
+        source.write_text(yaml.safe_dump(dict({"plugin": "mattermost_ha.aws.aws_mattermost"}, **config)))
+    full_env = dict(os.environ)
+    full_env.update(env)
+    full_env.update(
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_NOCOLOR="1",
+        # A source that fails to parse is an error, not a warning and an empty inventory.
+        ANSIBLE_INVENTORY_UNPARSED_FAILED="1",
+        ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED="1",
+    )
+    proc = subprocess.run(
+        [str(ANSIBLE_INVENTORY), "-i", str(source), "--list", *args],
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"ansible-inventory failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    inventory = json.loads(proc.stdout, object_hook=_plain) if proc.returncode == 0 else None
+    return proc.returncode, inventory, proc.stderr
+
+
+def _plain(obj):
+    # ansible-inventory --list marks values from inventory plugins as unsafe: {"__ansible_unsafe": value}.
+    return obj["__ansible_unsafe"] if set(obj) == {"__ansible_unsafe"} else obj
+
+
+def hosts_of(inventory, group):
+    return sorted(inventory.get(group, {}).get("hosts", []))
+
+
+def hostvars(inventory, host):
+    return inventory["_meta"]["hostvars"][host]
+
+
+@pytest.fixture
+def client(aws):
+    return aws.client
+
+
+@pytest.fixture
+def demo(aws, client):
+    """The deployment "Demo", plus what must be left out: another deployment, a stopped Demo
+    instance and a Demo instance with another role."""
+    _vpc, subnets = make_network(client)
+    demo = create_deployment(client, "Demo", subnets=subnets)
+    create_deployment(client, "Other", app_count=1, site_url="https://other.example.test", subnets=subnets)
+    ec2 = client("ec2")
+    ami = image_id(client)
+    for name, role in (("Demo-App-03", "app"), ("Demo-Bastion", "bastion")):
+        instance = ec2.run_instances(
+            ImageId=ami,
+            InstanceType="t3.micro",
+            MinCount=1,
+            MaxCount=1,
+            SubnetId=subnets[f"{aws.region}a"],
+            TagSpecifications=[
+                {
+                    "ResourceType": "instance",
+                    "Tags": tags({DEPLOYMENT_TAG: "Demo", "mattermost-ha:role": role, "Name": name}),
+                }
+            ],
+        )["Instances"][0]
+        if name == "Demo-App-03":
+            ec2.stop_instances(InstanceIds=[instance["InstanceId"]])
+    return demo
+
+
+def test_discovers_the_deployment(aws, demo, tmp_path):
+    # The endpoint comes from the endpoint_url option here, not from the environment.
+    env = {k: v for k, v in aws.env.items() if k not in ("AWS_ENDPOINT_URL", "AWS_URL")}
+    env_removed = {k: "" for k in ("AWS_ENDPOINT_URL", "AWS_URL")}
+    _rc, inventory, _err = run_inventory(
+        tmp_path, dict(env, **env_removed), {"deployment": "Demo", "endpoint_url": aws.server.url}
+    )
+
+    assert hosts_of(inventory, "mattermost_app") == ["Demo-App-01", "Demo-App-02"]
+    zone_groups = {f"mattermost_app_{aws.region.replace('-', '_')}{z}" for z in "ab"}
+    assert set(inventory["mattermost_app"]["children"]) == zone_groups
+    for instance_id, zone in demo.zones.items():
+        group = f"mattermost_app_{zone.replace('-', '_')}"
+        host = [
+            h for h in hosts_of(inventory, group) if hostvars(inventory, h)["mattermost_ha_instance_id"] == instance_id
+        ]
+        assert len(host) == 1
+
+    for host in ("Demo-App-01", "Demo-App-02"):
+        variables = hostvars(inventory, host)
+        instance_id = variables["mattermost_ha_instance_id"]
+        assert instance_id in demo.instance_ids
+        assert variables["mattermost_ha_private_ip"] == demo.private_ips[instance_id]
+        assert variables["mattermost_ha_availability_zone"] == demo.zones[instance_id]
+        assert variables["mattermost_ha_instance_tags"]["Name"] == host
+        # The deployment-wide variables, from the group mattermost_app.
+        assert variables["mattermost_ha_deployment"] == "Demo"
+        assert variables["mattermost_ha_region"] == aws.region
+        assert variables["mattermost_ha_db_writer_host"] == demo.writer_endpoint
+        assert ".cluster-" in demo.writer_endpoint
+        assert variables["mattermost_ha_db_reader_hosts"] == demo.reader_endpoints
+        assert len(demo.reader_endpoints) == 1
+        assert variables["mattermost_ha_db_port"] == 5432
+        assert variables["mattermost_ha_site_url"] == "https://chat.example.test"
+        assert variables["mattermost_ha_alb_dns_name"] == demo.alb_dns_name
+        assert variables["mattermost_ha_file_store_bucket"] == demo.bucket
+        assert variables["mattermost_ha_file_store_region"] == aws.region
+        # Default connection: through the EC2 Instance Connect Endpoint.
+        assert variables["ansible_host"] == instance_id
+        assert variables["ansible_user"] == "ec2-user"
+        assert shlex.split(variables["ansible_ssh_common_args"]) == [
+            "-o",
+            f"ProxyCommand=aws ec2-instance-connect open-tunnel --instance-id {instance_id} --region {aws.region}",
+        ]
+
+    # Nothing of the other deployment, of stopped instances, or of other roles.
+    all_hosts = set(inventory["_meta"]["hostvars"])
+    assert all_hosts == {"Demo-App-01", "Demo-App-02"}
+
+
+@pytest.mark.parametrize("mode", ["instance_connect", "ssm", "ssh", "none"])
+def test_connection_modes(aws, client, tmp_path, mode):
+    demo = create_deployment(client, "Demo", app_count=1)
+    config = {
+        "deployment": "Demo",
+        "connection": mode,
+        "hostnames": ["instance-id"],
+        "instance_connect_endpoint_id": "eice-0123456789abcdef0",
+        "ssm_bucket_name": "demo-ssm-transfer",
+    }
+    _rc, inventory, _err = run_inventory(tmp_path, aws.env, config)
+    instance_id = demo.instance_ids[0]
+    assert hosts_of(inventory, "mattermost_app") == [instance_id]
+    variables = hostvars(inventory, instance_id)
+    connection_keys = {k for k in variables if k.startswith("ansible_")}
+    if mode == "instance_connect":
+        assert connection_keys == {"ansible_host", "ansible_user", "ansible_ssh_common_args"}
+        assert variables["ansible_host"] == instance_id
+        assert shlex.split(variables["ansible_ssh_common_args"]) == [
+            "-o",
+            f"ProxyCommand=aws ec2-instance-connect open-tunnel --instance-id {instance_id} "
+            f"--instance-connect-endpoint-id eice-0123456789abcdef0 --region {aws.region}",
+        ]
+    elif mode == "ssm":
+        assert variables["ansible_connection"] == "amazon.aws.aws_ssm"
+        assert variables["ansible_aws_ssm_instance_id"] == instance_id
+        assert variables["ansible_aws_ssm_region"] == aws.region
+        assert variables["ansible_aws_ssm_bucket_name"] == "demo-ssm-transfer"
+        assert "ansible_user" not in variables
+        assert "ansible_ssh_common_args" not in variables
+    elif mode == "ssh":
+        assert connection_keys == {"ansible_host", "ansible_user"}
+        assert variables["ansible_host"] == demo.private_ips[instance_id]
+    else:
+        assert connection_keys == set()
+
+
+def test_constructed_features(aws, client, tmp_path):
+    create_deployment(client, "Demo")
+    config = {
+        "deployment": "Demo",
+        "compose": {
+            "ansible_host": "mattermost_ha_private_ip",
+            "node_label": "mattermost_ha_deployment ~ '/' ~ mattermost_ha_availability_zone",
+        },
+        "groups": {"first_node": "mattermost_ha_instance_tags.Name.endswith('-01')"},
+        "keyed_groups": [{"key": "mattermost_ha_instance_type", "prefix": "type"}],
+        "strict": True,
+    }
+    _rc, inventory, _err = run_inventory(tmp_path, aws.env, config)
+    assert hosts_of(inventory, "first_node") == ["Demo-App-01"]
+    assert hosts_of(inventory, "type_t3_medium") == ["Demo-App-01", "Demo-App-02"]
+    first = hostvars(inventory, "Demo-App-01")
+    assert first["ansible_host"] == first["mattermost_ha_private_ip"]  # compose wins over the connection default
+    assert first["node_label"] == f"Demo/{first['mattermost_ha_availability_zone']}"
+
+    # strict: an expression on an undefined variable fails the source; without strict it is skipped.
+    broken = dict(config, compose={"broken": "no_such_variable.attribute"})
+    returncode, _inventory, stderr = run_inventory(tmp_path, aws.env, broken, check=False)
+    assert returncode != 0
+    assert "no_such_variable" in stderr
+    _rc, inventory, _err = run_inventory(tmp_path, aws.env, dict(broken, strict=False))
+    assert "broken" not in hostvars(inventory, "Demo-App-01")
+    assert hosts_of(inventory, "mattermost_app") == ["Demo-App-01", "Demo-App-02"]
+
+
+def test_cached_run_makes_no_aws_call(aws, client, tmp_path):
+    demo = create_deployment(client, "Demo")
+    config = {
+        "deployment": "Demo",
+        "cache": True,
+        "cache_plugin": "ansible.builtin.jsonfile",
+        "cache_connection": str(tmp_path / "cache"),
+        "cache_timeout": 600,
+    }
+    _rc, first, _err = run_inventory(tmp_path, aws.env, config)
+    assert hosts_of(first, "mattermost_app") == ["Demo-App-01", "Demo-App-02"]
+    assert list((tmp_path / "cache").iterdir()), "the first run wrote no cache"
+
+    # The account is emptied and the endpoint is a port where nothing listens: any AWS call fails.
+    aws.server.reset()
+    dead = dict(aws.env, AWS_ENDPOINT_URL=DEAD_PROXY, AWS_URL=DEAD_PROXY)
+    _rc, cached, _err = run_inventory(tmp_path, dead, config)
+    assert cached == first
+    assert hostvars(cached, "Demo-App-01")["mattermost_ha_db_writer_host"] == demo.writer_endpoint
+
+    # --flush-cache asks AWS again, and the (now empty) account has no instance.
+    _rc, refreshed, _err = run_inventory(tmp_path, aws.env, config, args=("--flush-cache",))
+    assert hosts_of(refreshed, "mattermost_app") == []
+    returncode, _inventory, stderr = run_inventory(tmp_path, dead, config, args=("--flush-cache",), check=False)
+    assert returncode != 0
+
+
+def test_missing_resources_and_configured_bucket(aws, client, tmp_path):
+    create_deployment(client, "Demo", with_load_balancer=False, with_bucket=False)
+    config = {
+        "deployment": "Demo",
+        "file_store_bucket": "my-files",
+        "file_store_region": "eu-west-1",
+        # Clients are made with the assumed role's credentials (moto does not check them).
+        "assume_role_arn": "arn:aws:iam::123456789012:role/inventory-reader",
+    }
+    _rc, inventory, stderr = run_inventory(tmp_path, aws.env, config)
+    variables = hostvars(inventory, "Demo-App-01")
+    assert variables["mattermost_ha_file_store_bucket"] == "my-files"
+    assert variables["mattermost_ha_file_store_region"] == "eu-west-1"
+    assert "mattermost_ha_site_url" not in variables
+    assert "mattermost_ha_alb_dns_name" not in variables
+    assert "no Application Load Balancer tagged mattermost-ha:deployment=Demo" in " ".join(stderr.split())
+
+
+def test_file_store_bucket_of_the_deployment_region_wins(aws, client, tmp_path):
+    # moto's GetResources lists the buckets of every region: the plugin asks S3 where each is.
+    demo = create_deployment(client, "Demo", app_count=1, with_database=False, with_load_balancer=False)
+    east = aws.client("s3", region="us-east-1")
+    east.create_bucket(Bucket="demo-files-east")
+    east.put_bucket_tagging(
+        Bucket="demo-files-east",
+        Tagging={"TagSet": tags({DEPLOYMENT_TAG: "Demo", "mattermost-ha:purpose": "file-store"})},
+    )
+    _rc, inventory, stderr = run_inventory(tmp_path, aws.env, {"deployment": "Demo"})
+    variables = hostvars(inventory, "Demo-App-01")
+    assert variables["mattermost_ha_file_store_bucket"] == demo.bucket
+    assert variables["mattermost_ha_file_store_region"] == aws.region
+    assert "several file-store buckets" not in stderr
+
+
+def test_deployment_in_several_regions_is_refused(aws, client, tmp_path):
+    create_deployment(client, "Demo", app_count=1, with_database=False, with_load_balancer=False, with_bucket=False)
+    create_deployment(
+        lambda service: aws.client(service, region="us-east-1"),
+        "Demo",
+        app_count=1,
+        with_database=False,
+        with_load_balancer=False,
+        with_bucket=False,
+    )
+    config = {"deployment": "Demo", "regions": [aws.region, "us-east-1"]}
+    returncode, _inventory, stderr = run_inventory(tmp_path, aws.env, config, check=False)
+    assert returncode != 0
+    assert "several regions" in " ".join(stderr.split())
+
+
+def test_config_file_name_must_end_in_aws_mattermost_yml(aws, client, tmp_path):
+    create_deployment(client, "Demo", app_count=1)
+    returncode, _inventory, stderr = run_inventory(
+        tmp_path, aws.env, {"deployment": "Demo"}, name="demo.yml", check=False
+    )
+    assert returncode != 0
+    assert "could not be verified by inventory plugin 'mattermost_ha.aws.aws_mattermost'" in stderr
+
+
+def test_example_inventory_for_aws_accounts(aws, tmp_path):
+    """inventories/aws as shipped (deployment Mattermost in us-east-1), its cache moved to tmp_path."""
+    create_deployment(lambda service: aws.client(service, region="us-east-1"), "Mattermost")
+    inventory_dir = tmp_path / "aws"
+    shutil.copytree(REPO / "inventories" / "aws", inventory_dir)
+    plugin_file = inventory_dir / "mattermost.aws_mattermost.yml"
+    config = yaml.safe_load(plugin_file.read_text())
+    assert config["deployment"] == "Mattermost"
+    plugin_file.write_text(plugin_file.read_text().replace(config["cache_connection"], str(tmp_path / "cache")))
+
+    _rc, inventory, _err = run_inventory(tmp_path, aws.env, None, source=inventory_dir)
+    assert hosts_of(inventory, "mattermost_app") == ["Mattermost-App-01", "Mattermost-App-02"]
+    variables = hostvars(inventory, "Mattermost-App-01")
+    assert variables["mattermost_ha_name"] == "Mattermost"  # group_vars/all/main.yml
+    assert variables["mattermost_ha_region"] == "us-east-1"
+    assert variables["mattermost_ha_db_writer_host"].startswith("mattermost-db.cluster-")
+    assert not any(key.startswith("vault_") for key in variables)  # vault.yml.example is not loaded
+    assert list((tmp_path / "cache").iterdir())
