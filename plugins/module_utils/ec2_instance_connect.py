@@ -86,13 +86,13 @@ def delete_endpoint(client, endpoint_id):
     return client.delete_instance_connect_endpoint(InstanceConnectEndpointId=endpoint_id)["InstanceConnectEndpoint"]
 
 
-def wait_for_state(client, endpoint_id, target, timeout, delay=10, sleep=time.sleep, clock=time.monotonic):
+def wait_for_state(client, endpoint_id, target, timeout, delay=10):
     """Poll until the endpoint is in state target (or gone, for delete-complete).
 
     Returns the last description (None once deleted). Raises InstanceConnectEndpointError on a
     failed state or when timeout seconds pass.
     """
-    deadline = clock() + timeout
+    deadline = time.monotonic() + timeout
     while True:
         found = describe_endpoints(client, endpoint_id=endpoint_id)
         endpoint = found[0] if found else None
@@ -103,13 +103,13 @@ def wait_for_state(client, endpoint_id, target, timeout, delay=10, sleep=time.sl
             raise InstanceConnectEndpointError(
                 f"EC2 Instance Connect Endpoint {endpoint_id} is {state}: {endpoint.get('StateMessage', '')}", endpoint
             )
-        if clock() >= deadline:
+        if time.monotonic() >= deadline:
             raise InstanceConnectEndpointError(
                 f"Timed out after {timeout}s waiting for EC2 Instance Connect Endpoint {endpoint_id} to be {target} "
                 f"(still {state})",
                 endpoint,
             )
-        sleep(delay)
+        time.sleep(delay)
 
 
 def normalize_endpoint(endpoint):
