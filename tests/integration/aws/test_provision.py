@@ -291,7 +291,12 @@ def test_teardown_leaves_nothing(deployment):
         "mattermost_ha_flow_logs_kms_key": False,
     }
     s3 = deployment.client("s3")
-    # A versioned bucket with an object and a delete marker must still go.
+    # A versioned bucket with an object and a delete marker must still go. moto applies the
+    # bucket policy's Deny to every object request and ignores its aws:SecureTransport
+    # condition (so even this would be refused over TLS); drop the policy to seed versions.
+    with pytest.raises(s3.exceptions.ClientError, match="403"):
+        s3.put_object(Bucket=deployment.bucket, Key="data/a.txt", Body=b"refused")
+    s3.delete_bucket_policy(Bucket=deployment.bucket)
     s3.put_object(Bucket=deployment.bucket, Key="data/a.txt", Body=b"one")
     s3.put_object(Bucket=deployment.bucket, Key="data/a.txt", Body=b"two")
     s3.delete_object(Bucket=deployment.bucket, Key="data/a.txt")
