@@ -12,9 +12,10 @@ short_description: Manage a VPC flow log delivered to CloudWatch Logs
 description:
   - Create, tag and delete the flow log of a VPC, subnet or network interface that delivers to a
     CloudWatch Logs group.
-  - The flow log is found by O(resource_id) and O(log_group_name). Flow logs cannot be modified: when
-    O(traffic_type), O(deliver_logs_permission_arn) or O(max_aggregation_interval) differ, the flow log is
-    deleted and created again (no records are lost that the old one had already delivered).
+  - The flow log is found by O(resource_id) and O(log_group_name).
+  - Flow logs cannot be modified. When O(traffic_type), O(deliver_logs_permission_arn) or
+    O(max_aggregation_interval) differ, the flow log is deleted and created again (records the old one
+    already delivered stay in the log group).
 author:
   - mattermost_ha.aws maintainers
 options:

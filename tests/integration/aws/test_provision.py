@@ -289,6 +289,7 @@ def test_teardown_leaves_nothing(deployment):
         "mattermost_ha_name": NAME,
         "mattermost_ha_teardown_delete_file_store": True,
         "mattermost_ha_flow_logs_kms_key": False,
+        "mattermost_ha_instance_connect_endpoint": False,
     }
     s3 = deployment.client("s3")
     # A versioned bucket with an object and a delete marker must still go. moto applies the
