@@ -61,7 +61,11 @@ molecule: setup images
 # artifact installed into an empty collections path, exactly as users get it.
 sanity: build
 	rm -rf .build/install && mkdir -p .build/install
-	ansible-galaxy collection install --offline --no-deps -p .build/install .build/mattermost_ha-aws-*.tar.gz
+	ansible-galaxy collection install --force --offline --no-deps -p .build/install .build/mattermost_ha-aws-*.tar.gz
+	# Modules use amazon.aws doc fragments and module_utils: link the bundled amazon.aws beside ours.
+	mkdir -p .build/install/ansible_collections/amazon
+	ln -sfn "$$(python -c 'import ansible_collections.amazon.aws as m; print(list(m.__path__)[0])')" \
+	  .build/install/ansible_collections/amazon/aws
 	cd .build/install/ansible_collections/mattermost_ha/aws && git init -q . && git add -A && \
 	  ansible-test sanity --python 3.11 --requirements --color no
 

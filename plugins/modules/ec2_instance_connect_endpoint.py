@@ -17,7 +17,7 @@ description:
   - The subnet, security groups and O(preserve_client_ip) of an endpoint cannot be changed; when they differ
     from the existing endpoint's, the module fails and says so instead of replacing the endpoint.
 author:
-  - mattermost_ha.aws maintainers
+  - mattermost_ha.aws maintainers (@mattermost-ha)
 options:
   state:
     description:

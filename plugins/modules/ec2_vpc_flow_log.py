@@ -17,7 +17,7 @@ description:
     O(max_aggregation_interval) differ, the flow log is deleted and created again (records the old one
     already delivered stay in the log group).
 author:
-  - mattermost_ha.aws maintainers
+  - mattermost_ha.aws maintainers (@mattermost-ha)
 options:
   state:
     description: Whether the flow log should exist.
