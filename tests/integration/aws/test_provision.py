@@ -116,6 +116,7 @@ def test_routing_public_to_igw_private_to_nat_of_same_zone(deployment):
     assert len({n["NatGatewayAddresses"][0]["AllocationId"] for n in nats}) == 2
     assert all(tags(n)[TAG] == NAME for n in nats)
     nat_of_subnet = {n["SubnetId"]: n["NatGatewayId"] for n in nats}
+    nat_zones = [s["AvailabilityZone"] for s in public if s["SubnetId"] in nat_of_subnet]
 
     tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"]
 
@@ -139,8 +140,10 @@ def test_routing_public_to_igw_private_to_nat_of_same_zone(deployment):
         route = default_route(table_of(subnet["SubnetId"]))
         assert route["NatGatewayId"] == nat_of_subnet[public[index]["SubnetId"]]
         assert "GatewayId" not in route or not route["GatewayId"].startswith("igw-")
-    addresses = ec2.describe_addresses()["Addresses"]
+    addresses = ec2.describe_addresses(Filters=by_deployment())["Addresses"]
     assert len(addresses) == 2
+    assert {a["AllocationId"] for a in addresses} == {n["NatGatewayAddresses"][0]["AllocationId"] for n in nats}
+    assert sorted(tags(a)["Name"] for a in addresses) == [f"Mattermost-eip-{z}" for z in sorted(nat_zones)]
 
 
 def test_s3_gateway_endpoint_on_private_tables_with_narrow_policy(deployment):
