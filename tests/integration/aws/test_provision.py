@@ -283,6 +283,11 @@ def test_second_run_changes_nothing(deployment):
     assert run.changed == 0, run.output
 
 
+def test_check_mode_on_the_deployment_changes_nothing(deployment):
+    run = run_playbook("playbooks/provision.yml", "--check", "--diff", "-e", json.dumps(VARS), env=deployment.env)
+    assert run.changed == 0, run.output
+
+
 def test_teardown_leaves_nothing(deployment):
     # mattermost_ha_flow_logs_kms_key=false: moto 5.2.5 answers ScheduleKeyDeletion with a
     # 500 when given a key ARN (what amazon.aws.kms_key sends), so the key is left to the

@@ -65,3 +65,43 @@ def test_check_mode_on_an_empty_account(aws):
     assert run.failed == 0
     assert run.changed > 0  # the VPC (and what does not depend on it) would be created
     nothing_created(aws)
+
+
+def test_single_nat_gateway_variant(aws):
+    """The cost option: one NAT gateway for both zones; the catch-all App rule switched off."""
+    extra = {
+        **BASE,
+        "mattermost_ha_name": "Chat-Test",
+        "mattermost_ha_availability_zones": ["us-west-1b", "us-west-1a"],
+        "mattermost_ha_single_nat_gateway": True,
+        "mattermost_ha_app_sg_allow_all_from_self": False,
+        "mattermost_ha_flow_logs": False,
+    }
+    run_playbook("playbooks/provision.yml", "-e", json.dumps(extra), env=aws.env)
+    ec2 = aws.client("ec2")
+    deployment = [{"Name": "tag:mattermost-ha:deployment", "Values": ["Chat-Test"]}]
+    (vpc,) = ec2.describe_vpcs(Filters=deployment)["Vpcs"]
+    in_vpc = [{"Name": "vpc-id", "Values": [vpc["VpcId"]]}]
+    subnets = {s["CidrBlock"]: s for s in ec2.describe_subnets(Filters=in_vpc)["Subnets"]}
+    # Zones are used in the order given.
+    assert subnets["10.0.0.0/24"]["AvailabilityZone"] == "us-west-1b"
+    assert subnets["10.0.3.0/24"]["AvailabilityZone"] == "us-west-1a"
+    nats = ec2.describe_nat_gateways(Filter=in_vpc + [{"Name": "state", "Values": ["available"]}])["NatGateways"]
+    assert [n["SubnetId"] for n in nats] == [subnets["10.0.0.0/24"]["SubnetId"]]
+    for cidr in ("10.0.2.0/24", "10.0.3.0/24"):
+        table = ec2.describe_route_tables(
+            Filters=[{"Name": "association.subnet-id", "Values": [subnets[cidr]["SubnetId"]]}]
+        )["RouteTables"][0]
+        (route,) = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+        assert route["NatGatewayId"] == nats[0]["NatGatewayId"]
+    (app,) = ec2.describe_security_groups(Filters=in_vpc + [{"Name": "group-name", "Values": ["Chat-Test-App-SG"]}])[
+        "SecurityGroups"
+    ]
+    protocols_from_self = sorted(
+        (p["IpProtocol"], p.get("FromPort")) for p in app["IpPermissions"]
+        if any(g["GroupId"] == app["GroupId"] for g in p.get("UserIdGroupPairs", []))
+    )
+    assert protocols_from_self == [("tcp", 8074), ("udp", 8074)]
+    assert ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc["VpcId"]]}])["FlowLogs"] == []
+    bucket = f"mattermost-ha-chat-test-{aws.client('sts').get_caller_identity()['Account']}-us-west-1"
+    assert bucket in [b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]]
