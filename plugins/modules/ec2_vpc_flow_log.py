@@ -1,0 +1,241 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the mattermost_ha.aws collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: ec2_vpc_flow_log
+version_added: 0.1.0
+short_description: Manage a VPC flow log delivered to CloudWatch Logs
+description:
+  - Create, tag and delete the flow log of a VPC, subnet or network interface that delivers to a
+    CloudWatch Logs group.
+  - The flow log is found by O(resource_id) and O(log_group_name).
+  - Flow logs cannot be modified. When O(traffic_type), O(deliver_logs_permission_arn) or
+    O(max_aggregation_interval) differ, the flow log is deleted and created again (records the old one
+    already delivered stay in the log group).
+author:
+  - mattermost_ha.aws maintainers (@mattermost-ha)
+options:
+  state:
+    description: Whether the flow log should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  resource_id:
+    description: The VPC, subnet or network interface id.
+    type: str
+    required: true
+  resource_type:
+    description: What O(resource_id) is.
+    type: str
+    choices: [VPC, Subnet, NetworkInterface]
+    default: VPC
+  traffic_type:
+    description: Which traffic to log.
+    type: str
+    choices: [ACCEPT, REJECT, ALL]
+    default: ALL
+  log_group_name:
+    description: The CloudWatch Logs group to deliver to.
+    type: str
+    required: true
+  deliver_logs_permission_arn:
+    description:
+      - The ARN of the IAM role that VPC flow logs assume to write to the log group.
+      - Required when O(state=present).
+    type: str
+  max_aggregation_interval:
+    description: Seconds over which a flow is aggregated into one record.
+    type: int
+    choices: [60, 600]
+    default: 600
+notes:
+  - Support for check mode and diff mode.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.tags
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Log all traffic of the VPC
+  mattermost_ha.aws.ec2_vpc_flow_log:
+    resource_id: vpc-0123456789abcdef0
+    log_group_name: /mattermost-ha/Mattermost/vpc-flow-logs
+    deliver_logs_permission_arn: arn:aws:iam::123456789012:role/Mattermost-VPC-FlowLogs
+    tags:
+      Name: Mattermost-vpc-flow-log
+"""
+
+RETURN = r"""
+flow_log:
+  description: The flow log as AWS describes it; empty when absent.
+  returned: always
+  type: dict
+  contains:
+    flow_log_id:
+      description: The flow log's id.
+      type: str
+      sample: fl-0123456789abcdef0
+    resource_id:
+      description: The logged resource.
+      type: str
+    traffic_type:
+      description: The logged traffic.
+      type: str
+    log_group_name:
+      description: The destination log group.
+      type: str
+    deliver_logs_permission_arn:
+      description: The delivery role.
+      type: str
+    max_aggregation_interval:
+      description: The aggregation interval.
+      type: int
+    flow_log_status:
+      description: C(ACTIVE) once created.
+      type: str
+    tags:
+      description: The flow log's tags.
+      type: dict
+"""
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_specifications
+
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.ec2_tags import ensure_tags
+
+try:
+    import botocore
+except ImportError:
+    botocore = None  # Handled by AnsibleAWSModule
+
+
+def normalize(flow_log):
+    if not flow_log:
+        return {}
+    result = camel_dict_to_snake_dict(flow_log, ignore_list=["Tags"])
+    result["tags"] = boto3_tag_list_to_ansible_dict(flow_log.get("Tags", []))
+    if "creation_time" in result and not isinstance(result["creation_time"], str):
+        result["creation_time"] = result["creation_time"].isoformat()
+    return result
+
+
+def find_flow_logs(client, resource_id, log_group_name):
+    filters = [
+        {"Name": "resource-id", "Values": [resource_id]},
+        {"Name": "log-group-name", "Values": [log_group_name]},
+    ]
+    paginator = client.get_paginator("describe_flow_logs")
+    return paginator.paginate(Filters=filters).build_full_result()["FlowLogs"]
+
+
+def settings_match(module, flow_log):
+    params = module.params
+    return (
+        flow_log.get("TrafficType") == params["traffic_type"]
+        and flow_log.get("DeliverLogsPermissionArn") == params["deliver_logs_permission_arn"]
+        and int(flow_log.get("MaxAggregationInterval", 600)) == params["max_aggregation_interval"]
+        and flow_log.get("LogDestinationType", "cloud-watch-logs") == "cloud-watch-logs"
+    )
+
+
+def create(client, module):
+    params = module.params
+    request = dict(
+        ResourceIds=[params["resource_id"]],
+        ResourceType=params["resource_type"],
+        TrafficType=params["traffic_type"],
+        LogDestinationType="cloud-watch-logs",
+        LogGroupName=params["log_group_name"],
+        DeliverLogsPermissionArn=params["deliver_logs_permission_arn"],
+        MaxAggregationInterval=params["max_aggregation_interval"],
+    )
+    if params["tags"]:
+        request["TagSpecifications"] = boto3_tag_specifications(params["tags"], ["vpc-flow-log"])
+    response = client.create_flow_logs(**request)
+    if response.get("Unsuccessful"):
+        error = response["Unsuccessful"][0].get("Error", {})
+        module.fail_json(msg=f"Creating the flow log failed: {error.get('Code')}: {error.get('Message')}")
+    return response["FlowLogIds"][0]
+
+
+def main():
+    argument_spec = dict(
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        resource_id=dict(type="str", required=True),
+        resource_type=dict(type="str", default="VPC", choices=["VPC", "Subnet", "NetworkInterface"]),
+        traffic_type=dict(type="str", default="ALL", choices=["ACCEPT", "REJECT", "ALL"]),
+        log_group_name=dict(type="str", required=True),
+        deliver_logs_permission_arn=dict(type="str"),
+        max_aggregation_interval=dict(type="int", default=600, choices=[60, 600]),
+        tags=dict(type="dict", aliases=["resource_tags"]),
+        purge_tags=dict(type="bool", default=True),
+    )
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        required_if=[["state", "present", ["deliver_logs_permission_arn"]]],
+        supports_check_mode=True,
+    )
+    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
+    params = module.params
+    changed = False
+    try:
+        existing = find_flow_logs(client, params["resource_id"], params["log_group_name"])
+        before = normalize(existing[0]) if existing else {}
+        if params["state"] == "absent":
+            if existing:
+                changed = True
+                if not module.check_mode:
+                    client.delete_flow_logs(FlowLogIds=[f["FlowLogId"] for f in existing])
+            module.exit_json(changed=changed, flow_log={}, diff=dict(before=before, after={}))
+
+        stale = [f for f in existing if not settings_match(module, f)]
+        keep = [f for f in existing if settings_match(module, f)]
+        # Duplicates and flow logs with other settings go; one matching flow log stays.
+        remove = stale + keep[1:]
+        if remove:
+            changed = True
+            if not module.check_mode:
+                client.delete_flow_logs(FlowLogIds=[f["FlowLogId"] for f in remove])
+        if keep:
+            flow_log = keep[0]
+            current_tags = boto3_tag_list_to_ansible_dict(flow_log.get("Tags", []))
+            tags_changed = ensure_tags(
+                client, flow_log["FlowLogId"], current_tags, params["tags"], params["purge_tags"], module.check_mode
+            )
+            changed |= tags_changed
+            after = normalize(flow_log)
+            if tags_changed and params["tags"] is not None:
+                after["tags"] = dict(params["tags"]) if params["purge_tags"] else dict(current_tags, **params["tags"])
+        else:
+            changed = True
+            after = {
+                "resource_id": params["resource_id"],
+                "traffic_type": params["traffic_type"],
+                "log_group_name": params["log_group_name"],
+                "deliver_logs_permission_arn": params["deliver_logs_permission_arn"],
+                "max_aggregation_interval": params["max_aggregation_interval"],
+                "tags": params["tags"] or {},
+            }
+            if not module.check_mode:
+                flow_log_id = create(client, module)
+                found = [f for f in find_flow_logs(client, params["resource_id"], params["log_group_name"])
+                         if f["FlowLogId"] == flow_log_id]
+                after = normalize(found[0]) if found else dict(after, flow_log_id=flow_log_id)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg="VPC flow log request failed")
+
+    module.exit_json(changed=changed, flow_log=after, diff=dict(before=before, after=after))
+
+
+if __name__ == "__main__":
+    main()
