@@ -1,0 +1,118 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: mattermost_ha.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: ec2_instance_hostname_options
+version_added: 0.1.0
+short_description: Set the hostname type and resource-name DNS records of EC2 instances
+description:
+  - Sets an instance's private DNS name options (the console's "Hostname type" and "DNS
+    hostname" settings) with C(ModifyPrivateDnsNameOptions).
+  - V(resource-name) gives instances hostnames like C(i-0123456789abcdef0.us-west-1.compute.internal)
+    instead of names derived from the private IP address.
+  - M(amazon.aws.ec2_instance) has no option for it.
+  - Stop and start the instance for the guest OS to pick up a new hostname type.
+author:
+  - mattermost_ha.aws contributors
+options:
+  instance_ids:
+    description:
+      - IDs of the instances to set.
+    required: true
+    type: list
+    elements: str
+  hostname_type:
+    description:
+      - V(resource-name) or V(ip-name).
+    type: str
+    default: resource-name
+    choices: [ip-name, resource-name]
+  enable_resource_name_dns_a_record:
+    description:
+      - Answer DNS queries for the resource name with the instance's IPv4 address.
+    type: bool
+    default: true
+  enable_resource_name_dns_aaaa_record:
+    description:
+      - Answer DNS queries for the resource name with the instance's IPv6 address.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Hostname type resource name, like the console's "Hostname type: Resource name"
+  mattermost_ha.aws.ec2_instance_hostname_options:
+    instance_ids: "{{ instances.instance_ids }}"
+    hostname_type: resource-name
+"""
+
+RETURN = r"""
+changed_instance_ids:
+  description: Instances whose options were (or in check mode would be) changed.
+  returned: always
+  type: list
+  elements: str
+  sample: ["i-0123456789abcdef0"]
+"""
+
+try:
+    import botocore
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+DEFAULTS = {"HostnameType": "ip-name", "EnableResourceNameDnsARecord": False, "EnableResourceNameDnsAAAARecord": False}
+
+
+def main():
+    argument_spec = dict(
+        instance_ids=dict(type="list", elements="str", required=True),
+        hostname_type=dict(type="str", default="resource-name", choices=["ip-name", "resource-name"]),
+        enable_resource_name_dns_a_record=dict(type="bool", default=True),
+        enable_resource_name_dns_aaaa_record=dict(type="bool", default=False),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
+    wanted = {
+        "HostnameType": module.params["hostname_type"],
+        "EnableResourceNameDnsARecord": module.params["enable_resource_name_dns_a_record"],
+        "EnableResourceNameDnsAAAARecord": module.params["enable_resource_name_dns_aaaa_record"],
+    }
+    before, after, changed_ids = {}, {}, []
+    try:
+        if module.params["instance_ids"]:
+            reservations = client.describe_instances(InstanceIds=module.params["instance_ids"], aws_retry=True)
+            instances = [i for r in reservations["Reservations"] for i in r["Instances"]]
+        else:
+            instances = []
+        for instance in sorted(instances, key=lambda i: i["InstanceId"]):
+            current = dict(DEFAULTS, **instance.get("PrivateDnsNameOptions", {}))
+            current = {key: current[key] for key in wanted}
+            before[instance["InstanceId"]] = current
+            after[instance["InstanceId"]] = wanted
+            if current == wanted:
+                continue
+            changed_ids.append(instance["InstanceId"])
+            if not module.check_mode:
+                client.modify_private_dns_name_options(InstanceId=instance["InstanceId"], aws_retry=True, **wanted)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg="Failed to set private DNS name options")
+    module.exit_json(
+        changed=bool(changed_ids),
+        changed_instance_ids=changed_ids,
+        diff={"before": before, "after": after},
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: mattermost_ha.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: rds_cluster_storage_type
+version_added: 0.1.0
+short_description: Set the storage configuration of an Aurora cluster (Standard or I/O-Optimized)
+description:
+  - Switches an existing Aurora DB cluster between Aurora Standard (V(aurora)) and Aurora
+    I/O-Optimized (V(aurora-iopt1)) storage with C(ModifyDBCluster).
+  - M(amazon.aws.rds_cluster) rewrites any C(storage_type) to V(aurora) for Aurora engines,
+    so I/O-Optimized cannot be set through it; create the cluster with it, then use this
+    module.
+  - AWS allows switching to I/O-Optimized once every 30 days; switching back at any time.
+author:
+  - mattermost_ha.aws contributors
+options:
+  db_cluster_identifier:
+    description:
+      - Identifier of the DB cluster.
+    required: true
+    type: str
+    aliases: [cluster_id]
+  storage_type:
+    description:
+      - V(aurora-iopt1) for I/O-Optimized, V(aurora) for Standard.
+    required: true
+    type: str
+    choices: [aurora, aurora-iopt1]
+  wait:
+    description:
+      - Wait until the cluster is C(available) again after the change.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait when O(wait=true).
+    type: int
+    default: 1800
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Aurora I/O-Optimized storage
+  mattermost_ha.aws.rds_cluster_storage_type:
+    db_cluster_identifier: mattermost
+    storage_type: aurora-iopt1
+"""
+
+RETURN = r"""
+storage_type:
+  description: Storage type of the cluster after the change.
+  returned: always
+  type: str
+  sample: aurora-iopt1
+db_cluster_identifier:
+  description: Identifier of the DB cluster.
+  returned: always
+  type: str
+  sample: mattermost
+"""
+
+try:
+    import botocore
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+
+def current_storage_type(cluster):
+    # Aurora Standard clusters often report no StorageType at all.
+    return cluster.get("StorageType") or "aurora"
+
+
+def main():
+    argument_spec = dict(
+        db_cluster_identifier=dict(type="str", required=True, aliases=["cluster_id"]),
+        storage_type=dict(type="str", required=True, choices=["aurora", "aurora-iopt1"]),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=1800),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    client = module.client("rds", retry_decorator=AWSRetry.jittered_backoff())
+    identifier = module.params["db_cluster_identifier"]
+    wanted = module.params["storage_type"]
+    try:
+        cluster = client.describe_db_clusters(DBClusterIdentifier=identifier, aws_retry=True)["DBClusters"][0]
+        before = current_storage_type(cluster)
+        changed = before != wanted
+        if changed and not module.check_mode:
+            client.modify_db_cluster(
+                DBClusterIdentifier=identifier, StorageType=wanted, ApplyImmediately=True, aws_retry=True
+            )
+            if module.params["wait"]:
+                delay = 15
+                waiter = client.get_waiter("db_cluster_available")
+                waiter.wait(
+                    DBClusterIdentifier=identifier,
+                    WaiterConfig={"Delay": delay, "MaxAttempts": max(1, module.params["wait_timeout"] // delay)},
+                )
+    except botocore.exceptions.WaiterError as e:
+        module.fail_json_aws(e, msg=f"Timed out waiting for cluster {identifier} to become available")
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg=f"Failed to set the storage type of cluster {identifier}")
+    module.exit_json(
+        changed=changed,
+        storage_type=wanted if changed else before,
+        db_cluster_identifier=identifier,
+        diff={"before": {"storage_type": before}, "after": {"storage_type": wanted}},
+    )
+
+
+if __name__ == "__main__":
+    main()
