@@ -151,7 +151,7 @@ import uuid
 try:
     import botocore
 except ImportError:
-    pass  # handled by AnsibleAWSModule
+    botocore = None  # reported by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -188,7 +188,8 @@ class CertificateRequest:
         self.module = module
         self.client = module.client("acm", retry_decorator=AWSRetry.jittered_backoff())
         self.domain_name = module.params["domain_name"].rstrip(".").lower()
-        self.sans = sorted({n.rstrip(".").lower() for n in module.params["subject_alternative_names"]} - {self.domain_name})
+        names = {n.rstrip(".").lower() for n in module.params["subject_alternative_names"]}
+        self.sans = sorted(names - {self.domain_name})
         self.key_algorithm = module.params["key_algorithm"]
         self.tags = module.params["tags"] or {}
 

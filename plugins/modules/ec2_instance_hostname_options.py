@@ -66,7 +66,7 @@ changed_instance_ids:
 try:
     import botocore
 except ImportError:
-    pass  # handled by AnsibleAWSModule
+    botocore = None  # reported by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -104,7 +104,14 @@ def main():
                 continue
             changed_ids.append(instance["InstanceId"])
             if not module.check_mode:
-                client.modify_private_dns_name_options(InstanceId=instance["InstanceId"], aws_retry=True, **wanted)
+                # DescribeInstances says HostnameType, ModifyPrivateDnsNameOptions PrivateDnsHostnameType.
+                client.modify_private_dns_name_options(
+                    InstanceId=instance["InstanceId"],
+                    PrivateDnsHostnameType=wanted["HostnameType"],
+                    EnableResourceNameDnsARecord=wanted["EnableResourceNameDnsARecord"],
+                    EnableResourceNameDnsAAAARecord=wanted["EnableResourceNameDnsAAAARecord"],
+                    aws_retry=True,
+                )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg="Failed to set private DNS name options")
     module.exit_json(

@@ -77,7 +77,7 @@ changed_attributes:
 try:
     import botocore
 except ImportError:
-    pass  # handled by AnsibleAWSModule
+    botocore = None  # reported by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -101,10 +101,12 @@ def main():
     client = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
     if module.params["target_group_arn"]:
         arn = module.params["target_group_arn"]
-        describe, modify, key = client.describe_target_group_attributes, client.modify_target_group_attributes, "TargetGroupArn"
+        describe, modify = client.describe_target_group_attributes, client.modify_target_group_attributes
+        key = "TargetGroupArn"
     else:
         arn = module.params["load_balancer_arn"]
-        describe, modify, key = client.describe_load_balancer_attributes, client.modify_load_balancer_attributes, "LoadBalancerArn"
+        describe, modify = client.describe_load_balancer_attributes, client.modify_load_balancer_attributes
+        key = "LoadBalancerArn"
     try:
         current = attribute_list_to_dict(describe(aws_retry=True, **{key: arn})["Attributes"])
         changes = attributes_to_change(current, module.params["attributes"])

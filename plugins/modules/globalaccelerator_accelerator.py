@@ -148,7 +148,7 @@ import uuid
 try:
     import botocore
 except ImportError:
-    pass  # handled by AnsibleAWSModule
+    botocore = None  # reported by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -188,7 +188,8 @@ class Accelerator:
             if accelerator["Status"] == "DEPLOYED":
                 return accelerator
             if time.time() >= deadline:
-                self.module.fail_json(msg=f"Accelerator {arn} not deployed after {self.module.params['wait_timeout']} s")
+                timeout = self.module.params["wait_timeout"]
+                self.module.fail_json(msg=f"Accelerator {arn} not deployed after {timeout} s")
             time.sleep(10)
 
     def ensure_tags(self, arn):

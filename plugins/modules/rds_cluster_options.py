@@ -81,7 +81,7 @@ db_cluster_identifier:
 try:
     import botocore
 except ImportError:
-    pass  # handled by AnsibleAWSModule
+    botocore = None  # reported by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
