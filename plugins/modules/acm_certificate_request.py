@@ -12,7 +12,7 @@ short_description: Request a public ACM certificate with DNS validation
 description:
   - Requests a public AWS Certificate Manager (ACM) certificate validated through DNS, or
     deletes it.
-  - Idempotent: an existing certificate with the same domain name, the same subject
+  - Idempotent. An existing certificate with the same domain name, the same subject
     alternative names, the same key algorithm and all the given O(tags) that is pending
     validation or issued is reused instead of requesting another one.
   - Returns the DNS validation records (CNAME name and value) so they can be created in

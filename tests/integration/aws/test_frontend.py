@@ -266,7 +266,8 @@ def test_teardown_removes_everything(deployment):
     assert rds.describe_db_clusters()["DBClusters"] == []
     assert rds.describe_db_instances()["DBInstances"] == []
     assert [g["DBSubnetGroupName"] for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]] == []
-    snapshots = rds.describe_db_cluster_snapshots(DBClusterIdentifier="mattermost-db")["DBClusterSnapshots"]
+    snapshots = rds.describe_db_cluster_snapshots(DBClusterIdentifier="mattermost-db",
+                                                  SnapshotType="manual")["DBClusterSnapshots"]
     assert [s["DBClusterSnapshotIdentifier"].startswith("mattermost-db-final-") for s in snapshots] == [True]
     assert acm.list_certificates()["CertificateSummaryList"] == []
     assert _app_instances(deployment, states=("pending", "running", "stopping", "stopped")) == []
