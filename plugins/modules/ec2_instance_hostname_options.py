@@ -61,7 +61,7 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
-- name: Hostname type resource name, like the console's "Hostname type: Resource name"
+- name: Hostname type Resource name, like the console setting in the launch wizard
   mattermost_ha.aws.ec2_instance_hostname_options:
     instance_ids: "{{ instances.instance_ids }}"
     hostname_type: resource-name
