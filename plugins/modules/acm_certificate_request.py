@@ -20,7 +20,7 @@ description:
   - Can wait until ACM reports the certificate C(ISSUED).
   - M(community.aws.acm_certificate) only imports certificates; this module requests them.
 author:
-  - mattermost_ha.aws contributors
+  - mattermost_ha.aws maintainers (@mattermost-ha)
 options:
   domain_name:
     description:
@@ -68,7 +68,7 @@ extends_documentation_fragment:
   - amazon.aws.tags
   - amazon.aws.boto3
 notes:
-  - O(purge_tags) defaults to V(false) here; O(tags) also select the certificate to reuse.
+  - O(tags) also select the certificate to reuse.
 """
 
 EXAMPLES = r"""
@@ -263,7 +263,7 @@ class CertificateRequest:
         if found:
             certificate, tags = found[0]
             before = {"certificate_arn": certificate["CertificateArn"], "status": certificate["Status"], "tags": tags}
-            tags_to_add, _ = compare_aws_tags(tags, self.tags, purge_tags=False)
+            tags_to_add = compare_aws_tags(tags, self.tags, purge_tags=False)[0]
             if tags_to_add:
                 changed = True
                 if not self.module.check_mode:
@@ -273,9 +273,9 @@ class CertificateRequest:
                         aws_retry=True,
                     )
                 tags = dict(tags, **tags_to_add)
-            purge = self.module.params["purge_tags"]
+            purge = self.module.params["purge_tags"] and self.module.params["tags"] is not None
             if purge:
-                _, tags_to_remove = compare_aws_tags(tags, self.tags, purge_tags=True)
+                tags_to_remove = compare_aws_tags(tags, self.tags, purge_tags=True)[1]
                 tags_to_remove = [key for key in tags_to_remove if not key.startswith("aws:")]
                 if tags_to_remove:
                     changed = True
@@ -328,7 +328,7 @@ class CertificateRequest:
 
     def absent(self):
         found = self.find()
-        arns = [certificate["CertificateArn"] for certificate, _ in found]
+        arns = [item[0]["CertificateArn"] for item in found]
         if arns and not self.module.check_mode:
             for arn in arns:
                 try:
@@ -358,7 +358,7 @@ def main():
         wait_timeout=dict(type="int", default=1800),
         record_timeout=dict(type="int", default=120),
         tags=dict(type="dict", aliases=["resource_tags"]),
-        purge_tags=dict(type="bool", default=False),
+        purge_tags=dict(type="bool", default=True),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     request = CertificateRequest(module)

@@ -20,7 +20,7 @@ description:
     right after launch in the P(mattermost_ha.aws.aws_app_instances#role) role); otherwise it
     fails on running instances that need a change.
 author:
-  - mattermost_ha.aws contributors
+  - mattermost_ha.aws maintainers (@mattermost-ha)
 options:
   instance_ids:
     description:

@@ -21,7 +21,7 @@ description:
     it compares (C(access_logs.s3.enabled) on some emulators); this module only compares the
     attributes it is given.
 author:
-  - mattermost_ha.aws contributors
+  - mattermost_ha.aws maintainers (@mattermost-ha)
 options:
   target_group_arn:
     description:

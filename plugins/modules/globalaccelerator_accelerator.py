@@ -17,7 +17,7 @@ description:
     module always calls it there and uses O(endpoint_group_region) for the endpoints.
   - Deleting disables the accelerator first and waits until it is deployed, as AWS requires.
 author:
-  - mattermost_ha.aws contributors
+  - mattermost_ha.aws maintainers (@mattermost-ha)
 options:
   name:
     description:
@@ -92,7 +92,6 @@ extends_documentation_fragment:
   - amazon.aws.tags
   - amazon.aws.boto3
 notes:
-  - O(purge_tags) defaults to V(false) here.
   - The region option is not used for the API calls (always C(us-west-2)).
 """
 
@@ -378,7 +377,7 @@ def main():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=900),
         tags=dict(type="dict", aliases=["resource_tags"]),
-        purge_tags=dict(type="bool", default=False),
+        purge_tags=dict(type="bool", default=True),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     client = module.client("globalaccelerator", retry_decorator=AWSRetry.jittered_backoff(), region=API_REGION)

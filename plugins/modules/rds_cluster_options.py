@@ -19,7 +19,7 @@ description:
     first. Create the cluster with it, without these two options, then use this module.
   - AWS allows switching to I/O-Optimized once every 30 days; switching back at any time.
 author:
-  - mattermost_ha.aws contributors
+  - mattermost_ha.aws maintainers (@mattermost-ha)
 options:
   db_cluster_identifier:
     description:
