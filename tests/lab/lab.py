@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""The local lab: the embedded default that `make demo` deploys to.
+
+    lab.py up      podman network and systemd containers (app nodes, PostgreSQL writer and
+                   streaming replica), a moto server standing for AWS, the Mattermost release
+                   served over HTTP (the real one when releases.mattermost.com answers, the
+                   tests' stand-in otherwise)
+    lab.py env     shell exports that point AWS clients at the lab's emulator
+    lab.py down    stop and remove all of it
+
+Everything the lab runs listens on the lab network's gateway address, which both this
+machine and the containers reach; nothing listens on other interfaces. State lives in
+`.lab/` at the repository root.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+LAB_DIR = Path(os.environ.get("MMHA_LAB_DIR", REPO / ".lab"))
+sys.path.insert(0, str(REPO / "tests"))
+
+from harness.net import wait_for_port  # noqa: E402
+
+NETWORK = os.environ.get("MMHA_LAB_NETWORK", "mmha-lab")
+SUBNET = os.environ.get("MMHA_LAB_SUBNET", "10.89.77.0/24")
+GATEWAY = SUBNET.rsplit(".", 1)[0] + ".1"
+MOTO_PORT = int(os.environ.get("MMHA_LAB_MOTO_PORT", "4566"))
+RELEASE_PORT = int(os.environ.get("MMHA_LAB_RELEASE_PORT", "4567"))
+REGION = os.environ.get("MMHA_LAB_REGION", "us-west-1")
+VERSION = os.environ.get("MMHA_LAB_MATTERMOST_VERSION", "11.7.9")
+RELEASE_SERVER = "https://releases.mattermost.com"
+
+
+def log(msg):
+    print(f"lab: {msg}", flush=True)
+
+
+def lab_env():
+    """What AWS clients need to talk to the lab's emulator (never to real AWS).
+
+    The dummy credentials are long, odd strings on purpose: modules mask the value of
+    their secret parameters wherever it appears in their results.
+    """
+    url = f"http://{GATEWAY}:{MOTO_PORT}"
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_URL": url,
+        "AWS_ACCESS_KEY_ID": "mmha-lab-access-key",
+        "AWS_SECRET_ACCESS_KEY": "mmha-lab-secret-key",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "CONTAINERS_CONF": str(REPO / "tests/images/containers.conf"),
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+    }
+
+
+def _pid_alive(pid_file):
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, 0)
+        return pid
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+
+
+def start_background(name, argv, port, env=None):
+    """Start a long-lived process once; a second `up` finds it running."""
+    pid_file = LAB_DIR / f"{name}.pid"
+    if _pid_alive(pid_file):
+        log(f"{name}: running")
+        return
+    with open(LAB_DIR / f"{name}.log", "ab") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True, cwd=LAB_DIR)
+    pid_file.write_text(str(proc.pid))
+    wait_for_port(port, host=GATEWAY, timeout=60, proc=proc)
+    log(f"{name}: started on {GATEWAY}:{port}")
+
+
+def stop_background(name):
+    pid_file = LAB_DIR / f"{name}.pid"
+    pid = _pid_alive(pid_file)
+    if pid:
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(50):
+            if not _pid_alive(pid_file):
+                break
+            time.sleep(0.1)
+        log(f"{name}: stopped")
+    pid_file.unlink(missing_ok=True)
+
+
+def release_server_reachable():
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{RELEASE_SERVER}/", method="HEAD"), timeout=5)
+        return True
+    except OSError:
+        return False
+
+
+def prepare_release():
+    """The release the lab installs, and where it came from."""
+    release_dir = LAB_DIR / "release"
+    info_file = release_dir / "release.json"
+    if info_file.exists():
+        return json.loads(info_file.read_text())
+    release_dir.mkdir(parents=True, exist_ok=True)
+    if release_server_reachable():
+        log(f"{RELEASE_SERVER} answers: the lab installs the real Mattermost {VERSION}")
+        info = {"source": "real", "version": VERSION,
+                "url": f"{RELEASE_SERVER}/{VERSION}/mattermost-{VERSION}-linux-amd64.tar.gz",
+                "gpg_key": "https://deb.packages.mattermost.com/pubkey.gpg"}
+    else:
+        log(f"{RELEASE_SERVER} cannot be reached from this machine: the lab installs the tests' "
+            "Mattermost STAND-IN (tests/mattermost_standin), not the real server")
+        sys.path.insert(0, str(REPO / "tests/mattermost_standin"))
+        from build_release import build_release, write_test_license
+
+        built = build_release(version=VERSION, out_dir=release_dir)
+        write_test_license(release_dir / "lab.mattermost-license")
+        info = {"source": "stand-in", "version": VERSION,
+                "url": f"http://{GATEWAY}:{RELEASE_PORT}/{built.tarball.name}",
+                "checksum": "sha256:" + built.sha256.read_text().split()[0],
+                "gpg_key": f"http://{GATEWAY}:{RELEASE_PORT}/{built.public_key.name}",
+                "license_file": str(release_dir / "lab.mattermost-license")}
+    info_file.write_text(json.dumps(info, indent=2))
+    return info
+
+
+def run_playbook(playbook, extra_vars):
+    env = dict(os.environ, **lab_env())
+    subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), str(REPO / playbook),
+         "-i", str(REPO / "inventories/local/hosts.yml"), "-e", json.dumps(extra_vars)],
+        check=True, env=env, cwd=REPO,
+    )
+
+
+def up(args):
+    LAB_DIR.mkdir(parents=True, exist_ok=True)
+    run_playbook("tests/lab/hosts.yml", {"lab_network": NETWORK, "lab_subnet": SUBNET,
+                                         "lab_app_count": args.app_count, "lab_state": "present"})
+    moto = Path(sys.executable).parent / "moto_server"
+    start_background("moto", [str(moto), "-H", GATEWAY, "-p", str(MOTO_PORT)], MOTO_PORT,
+                     env=dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", MOTO_ACM_VALIDATION_WAIT="0"))
+    release = prepare_release()
+    if release["source"] == "stand-in":
+        start_background("release-http", [sys.executable, "-m", "http.server", str(RELEASE_PORT), "--bind", GATEWAY,
+                                          "--directory", str(LAB_DIR / "release")], RELEASE_PORT)
+    log(f"up: emulator http://{GATEWAY}:{MOTO_PORT}, Mattermost {release['version']} ({release['source']})")
+
+
+def down(_args):
+    stop_background("release-http")
+    stop_background("moto")
+    run_playbook("tests/lab/hosts.yml", {"lab_network": NETWORK, "lab_subnet": SUBNET, "lab_state": "absent"})
+    log("down")
+
+
+def env(_args):
+    for key, value in lab_env().items():
+        print(f"export {key}='{value}'")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up")
+    p_up.add_argument("--app-count", type=int, default=int(os.environ.get("MMHA_LAB_APP_COUNT", "2")))
+    p_up.set_defaults(func=up)
+    sub.add_parser("down").set_defaults(func=down)
+    sub.add_parser("env").set_defaults(func=env)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
