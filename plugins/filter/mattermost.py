@@ -30,7 +30,12 @@ def mattermost_dsn(
 
     Mattermost parses the DSN with Go's url.Parse, so every reserved character in the user
     name and the password must be percent-encoded (quote with safe='').
+    A list of hosts gives a list of DSNs (DataSourceReplicas).
     """
+    if isinstance(host, (list, tuple)):
+        return [
+            mattermost_dsn(username, password, h, port, database, sslmode, connect_timeout, sslrootcert) for h in host
+        ]
     for name, value in (("username", username), ("password", password), ("host", host)):
         if value is None or str(value) == "":
             raise AnsibleFilterError("mattermost_dsn: %s must not be empty" % name)

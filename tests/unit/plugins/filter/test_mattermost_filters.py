@@ -40,6 +40,11 @@ def test_dsn_options():
     )
     assert dsn == "postgres://u:p@10.0.0.5:6432/mm?sslmode=verify-full&sslrootcert=/etc/ssl/rds/global-bundle.pem"
     assert mattermost_dsn("u", "p", "::1").startswith("postgres://u:p@[::1]:5432/")
+    assert mattermost_dsn("u", "p", ["r1", "r2"], connect_timeout=None) == [
+        "postgres://u:p@r1:5432/mattermost?sslmode=require",
+        "postgres://u:p@r2:5432/mattermost?sslmode=require",
+    ]
+    assert mattermost_dsn("u", "p", []) == []
 
 
 @pytest.mark.parametrize(
