@@ -1,0 +1,728 @@
+"""bin/mattermost of the stand-in: the parts of the Mattermost server the roles depend on.
+
+See tests/mattermost_standin/README.md for what is imitated and what is not.
+"""
+
+import argparse
+import contextlib
+import email.parser
+import email.policy
+import json
+import os
+import re
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from . import common
+from .common import LOG
+from .store import AppError, AppStore, LicenseError, ensure_app_schema, parse_license
+
+DEFAULT_SOCKET = "/var/tmp/mattermost_local.socket"
+
+
+def _env_seconds(name, default):
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return float(default)
+
+
+def _split_listen(address, default_port):
+    """':8065' / '0.0.0.0:8065' / '[::]:8065' -> (host, port) for bind()."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port or default_port)
+
+
+def _advertised_address(cluster_settings):
+    if cluster_settings.get("OverrideHostname"):
+        return cluster_settings["OverrideHostname"]
+    if cluster_settings.get("AdvertiseAddress"):
+        return cluster_settings["AdvertiseAddress"]
+    if not cluster_settings.get("UseIPAddress", True):
+        return socket.gethostname()
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("10.255.255.255", 1))  # no packet is sent: this only picks the outgoing address
+        return probe.getsockname()[0]
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+
+
+# --------------------------------------------------------------------------- cluster
+
+class Cluster:
+    """Discovery through the ClusterDiscovery table plus a gossip listener on TCP and UDP."""
+
+    TYPE = "mattermost_cluster"
+
+    def __init__(self, app):
+        self.app = app
+        settings = app.config["ClusterSettings"]
+        self.node_id = app.node_id
+        self.name = settings.get("ClusterName", "")
+        self.port = int(settings.get("GossipPort", 8074))
+        self.bind = settings.get("BindAddress") or "0.0.0.0"
+        self.hostname = _advertised_address(settings)
+        self.interval = _env_seconds("MM_STANDIN_CLUSTER_PING_SECONDS", 5)
+        self.stop_event = threading.Event()
+        self.tcp = self.udp = None
+        self.threads = []
+
+    def hello(self):
+        return json.dumps({"id": self.node_id, "version": common.version(), "hostname": self.hostname,
+                           "config_hash": self.app.config_hash, "cluster_name": self.name}).encode()
+
+    def start(self):
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.tcp.bind((self.bind, self.port))
+        self.tcp.listen(16)
+        self.tcp.settimeout(0.5)
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind((self.bind, self.port))
+        self.udp.settimeout(0.5)
+        self._heartbeat()
+        for target in (self._serve_tcp, self._serve_udp, self._heartbeat_loop):
+            thread = threading.Thread(target=target, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        LOG.info("Cluster gossip listening", address=f"{self.bind}:{self.port}", advertise=self.hostname,
+                 cluster_name=self.name, node_id=self.node_id)
+
+    def _serve_tcp(self):
+        while not self.stop_event.is_set():
+            try:
+                conn, _ = self.tcp.accept()
+            except (TimeoutError, OSError):
+                continue
+            with conn, contextlib.suppress(OSError):
+                conn.sendall(self.hello() + b"\n")
+
+    def _serve_udp(self):
+        while not self.stop_event.is_set():
+            try:
+                _, peer = self.udp.recvfrom(2048)
+            except (TimeoutError, OSError):
+                continue
+            with contextlib.suppress(OSError):
+                self.udp.sendto(self.hello(), peer)
+
+    def _heartbeat(self):
+        now = common.now_ms()
+        try:
+            conn = self.app.store.conn(timeout=3)
+            try:
+                with conn, conn.cursor() as cur:
+                    cur.execute(
+                        """INSERT INTO clusterdiscovery (id, type, clustername, hostname, gossipport, port,
+                           createat, lastpingat) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                           ON CONFLICT (id) DO UPDATE SET lastpingat = EXCLUDED.lastpingat""",
+                        (self.node_id, self.TYPE, self.name, self.hostname, self.port, self.port, now, now),
+                    )
+            finally:
+                conn.close()
+        except Exception as exc:  # noqa: BLE001 - a lost heartbeat is logged, the next one retries
+            LOG.warn("Cluster discovery heartbeat failed", error=str(exc))
+
+    def _heartbeat_loop(self):
+        while not self.stop_event.wait(self.interval):
+            self._heartbeat()
+
+    def _probe(self, host, port):
+        try:
+            with socket.create_connection((host, port), timeout=1) as conn:
+                conn.settimeout(1)
+                data = conn.recv(4096)
+            return json.loads(data.decode().strip() or "{}")
+        except (OSError, ValueError):
+            return None
+
+    def peers(self):
+        fresh_after = common.now_ms() - int(self.interval * 3 * 1000)
+        conn = self.app.store.conn(timeout=3)
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(
+                    "SELECT id, hostname, gossipport FROM clusterdiscovery WHERE type = %s AND clustername = %s "
+                    "AND lastpingat >= %s AND id <> %s ORDER BY createat",
+                    (self.TYPE, self.name, fresh_after, self.node_id),
+                )
+                rows = cur.fetchall()
+        finally:
+            conn.close()
+        peers = []
+        for node_id, host, port in rows:
+            hello = self._probe(host, port)
+            if hello and hello.get("id") == node_id:
+                peers.append({"id": node_id, "version": hello.get("version", ""), "schema_version": "",
+                              "config_hash": hello.get("config_hash", ""), "ipaddress": f"{host}:{port}",
+                              "hostname": hello.get("hostname", host)})
+        return peers
+
+    def status(self):
+        me = {"id": self.node_id, "version": common.version(), "schema_version": "",
+              "config_hash": self.app.config_hash, "ipaddress": f"{self.hostname}:{self.port}",
+              "hostname": self.hostname}
+        return [me, *self.peers()]
+
+    def stop(self):
+        self.stop_event.set()
+        for sock in (self.tcp, self.udp):
+            if sock:
+                with contextlib.suppress(OSError):
+                    sock.close()
+        with contextlib.suppress(Exception):
+            conn = self.app.store.conn(timeout=2)
+            try:
+                with conn, conn.cursor() as cur:
+                    cur.execute("DELETE FROM clusterdiscovery WHERE id = %s", (self.node_id,))
+            finally:
+                conn.close()
+
+
+# --------------------------------------------------------------------------- HTTP
+
+def _json_response(handler, status, body, headers=None):
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.send_header("X-Version-Id", handler.server.app.version_id())
+    handler.send_header("X-Request-Id", common.new_id())
+    for key, value in (headers or {}).items():
+        handler.send_header(key, value)
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(data)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "mattermost-standin"
+
+    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+        pass
+
+    def address_string(self):
+        return "local" if self.server.local else self.client_address[0]
+
+    def _body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _dispatch(self):
+        app = self.server.app
+        url = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        body = self._body() if self.command in ("POST", "PUT") else b""
+        app.metrics_count(self.command)
+        try:
+            status, payload, headers = app.route(self.command, url.path, query, body, self.headers,
+                                                 local=self.server.local)
+        except AppError as err:
+            status, payload, headers = err.status, err.to_json(), {}
+        except Exception as exc:  # noqa: BLE001 - reported like the real server's 500 AppError
+            LOG.error("Request failed", path=url.path, error=str(exc))
+            err = AppError("ServeHTTP", "app.internal.app_error", "Internal error.", 500, str(exc))
+            status, payload, headers = 500, err.to_json(), {}
+        if status >= 400:
+            app.metrics_error()
+        _json_response(self, status, payload, headers)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch  # noqa: N815 - http.server naming
+
+
+class TCPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    local = False
+
+
+class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    local = True
+
+
+class MetricsHandler(BaseHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+        pass
+
+    def do_GET(self):  # noqa: N802 - http.server naming
+        if self.path.split("?")[0] != "/metrics":
+            self.send_error(404)
+            return
+        data = self.server.app.metrics_text().encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+# --------------------------------------------------------------------------- the app
+
+class App:
+    def __init__(self, config_location=None):
+        self.node_id = common.new_id()
+        self.started = time.time()
+        self.config_store = common.ConfigStore(config_location)
+        try:
+            raw = self.config_store.load()
+        except Exception as exc:  # noqa: BLE001 - any failure to load is fatal, like the real server
+            common.fail("Failed to load configuration", source=self.config_store.describe(), error=str(exc))
+        self.config, self.env_used = common.apply_env_overrides(raw)
+        self.config_hash = common.hash_config(self.config)
+        self.datasource = self.config["SqlSettings"]["DataSource"]
+        self.store = AppStore(self.datasource)
+        self.license = None
+        self.cluster = None
+        self.metrics_server = None
+        self.servers = []
+        self.socket_path = None
+        self.stop_event = threading.Event()
+        self.lock = threading.Lock()
+        self.counters = {"requests": {}, "errors": 0}
+
+    # ------------------------------------------------------------------ start-up
+    def connect_database(self):
+        try:
+            common.parse_datasource(self.datasource)
+        except common.DataSourceError as exc:
+            common.fail("Failed to parse DataSource", error=str(exc))
+        deadline = time.monotonic() + _env_seconds("MM_STANDIN_DB_RETRY_SECONDS", 10)
+        while True:
+            try:
+                conn = self.store.conn(timeout=3)
+                try:
+                    ensure_app_schema(conn)
+                    common.ensure_config_schema(conn)
+                finally:
+                    conn.close()
+                LOG.info("Pinged the database", datasource=common.redact_dsn(self.datasource))
+                return
+            except Exception as exc:  # noqa: BLE001 - retried, then fatal
+                if time.monotonic() >= deadline:
+                    common.fail("Failed to ping DB", error=str(exc), datasource=common.redact_dsn(self.datasource))
+                LOG.error("Failed to ping DB", error=str(exc), retrying_in_seconds=1)
+                time.sleep(1)
+
+    def load_license(self):
+        raw = None
+        with contextlib.suppress(Exception):
+            raw = self.store.active_license()
+        location = self.config["ServiceSettings"].get("LicenseFileLocation") or ""
+        if raw is None and location:
+            path = Path(location) if Path(location).is_absolute() else common.INSTALL_DIR / location
+            try:
+                raw = path.read_text()
+                self.store.save_license(parse_license(raw)["id"], raw)
+            except (OSError, LicenseError) as exc:
+                LOG.error("Failed to read license set in environment.", error=str(exc), path=str(path))
+                raw = None
+        if raw:
+            try:
+                self.license = parse_license(raw)
+                LOG.info("License key valid", id=self.license["id"], features=self.license["features"])
+            except LicenseError as exc:
+                LOG.error("Invalid license", error=str(exc))
+
+    def licensed(self, feature):
+        return bool(self.license and self.license.get("features", {}).get(feature))
+
+    def start_cluster(self):
+        if not self.config["ClusterSettings"].get("Enable") or self.cluster:
+            return
+        if not self.licensed("cluster"):
+            LOG.warn("Clustering can't be enabled without a valid license that supports it; "
+                     "running as a standalone node", cluster_enabled=True)
+            return
+        cluster = Cluster(self)
+        try:
+            cluster.start()
+        except OSError as exc:
+            common.fail("Failed to start the cluster gossip listener", error=str(exc), port=cluster.port)
+        self.cluster = cluster
+
+    def start_http(self):
+        service = self.config["ServiceSettings"]
+        host, port = _split_listen(service.get("ListenAddress") or ":8065", 8065)
+        try:
+            server = TCPServer((host, port), Handler)
+        except OSError as exc:
+            common.fail("Error starting server", error=str(exc), address=f"{host}:{port}")
+        server.app = self
+        self.servers.append(server)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        LOG.info("Server is listening on " + (service.get("ListenAddress") or ":8065"),
+                 address=f"{host}:{server.server_address[1]}")
+
+        if service.get("EnableLocalMode"):
+            path = service.get("LocalModeSocketLocation") or DEFAULT_SOCKET
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            old_umask = os.umask(0o177)
+            try:
+                local = UnixServer(path, Handler)
+            finally:
+                os.umask(old_umask)
+            os.chmod(path, 0o600)
+            local.app = self
+            self.socket_path = path
+            self.servers.append(local)
+            threading.Thread(target=local.serve_forever, daemon=True).start()
+            LOG.info("Starting unix socket server", socket=path)
+
+        self.start_metrics()
+
+    def start_metrics(self):
+        metrics = self.config.get("MetricsSettings", {})
+        if not metrics.get("Enable") or self.metrics_server:
+            return
+        if not self.licensed("metrics"):
+            LOG.warn("Metrics are enabled but the license does not include them: /metrics is not served")
+            return
+        host, port = _split_listen(metrics.get("ListenAddress") or ":8067", 8067)
+        try:
+            server = ThreadingHTTPServer((host, port), MetricsHandler)
+        except OSError as exc:
+            LOG.error("Metrics server failed to start", error=str(exc), address=f"{host}:{port}")
+            return
+        server.daemon_threads = True
+        server.app = self
+        self.metrics_server = server
+        self.servers.append(server)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        LOG.info("Metrics and profiling server is started", address=f"{host}:{port}")
+
+    def notify_systemd(self):
+        target = os.environ.get("NOTIFY_SOCKET")
+        if not target:
+            return
+        address = "\0" + target[1:] if target.startswith("@") else target
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                sock.connect(address)
+                sock.sendall(b"READY=1")
+        except OSError as exc:
+            LOG.warn("Failed to notify systemd", error=str(exc))
+
+    def run(self):
+        LOG.open(self.config.get("LogSettings", {}).get("FileLocation") or None)
+        LOG.info("Server is initializing...", go_version="n/a (stand-in)", version=common.version(),
+                 config_store=self.config_store.describe(), env_overrides=sorted(self.env_used))
+        if self.config_store.is_database and self.config["ClusterSettings"].get("ReadOnlyConfig"):
+            LOG.info("ClusterSettings.ReadOnlyConfig is ignored with a database configuration store")
+        self.connect_database()
+        self.load_license()
+        self.start_cluster()
+        self.start_http()
+        LOG.info("Server is started", version=common.version(), node_id=self.node_id)
+        self.notify_systemd()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stop_event.set())
+        while not self.stop_event.wait(0.5):
+            pass
+        self.shutdown()
+        return 0
+
+    def shutdown(self):
+        LOG.info("Stopping Server...")
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+        if self.cluster:
+            self.cluster.stop()
+        if self.socket_path:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.socket_path)
+        LOG.info("Server stopped")
+
+    # ------------------------------------------------------------------ helpers
+    def version_id(self):
+        version = common.version()
+        return f"{version}.{version}.{self.config_hash}.{'true' if self.license else 'false'}"
+
+    def metrics_count(self, method):
+        with self.lock:
+            self.counters["requests"][method] = self.counters["requests"].get(method, 0) + 1
+
+    def metrics_error(self):
+        with self.lock:
+            self.counters["errors"] += 1
+
+    def metrics_text(self):
+        with self.lock:
+            requests = dict(self.counters["requests"])
+            errors = self.counters["errors"]
+        lines = [
+            "# HELP mattermost_http_requests_total The total number of http API requests.",
+            "# TYPE mattermost_http_requests_total counter",
+            f"mattermost_http_requests_total {sum(requests.values())}",
+            "# HELP mattermost_http_errors_total The total number of http API errors.",
+            "# TYPE mattermost_http_errors_total counter",
+            f"mattermost_http_errors_total {errors}",
+            "# HELP mattermost_db_master_connections_total The total number of connections to the master database.",
+            "# TYPE mattermost_db_master_connections_total gauge",
+            "mattermost_db_master_connections_total 1",
+            "# HELP mattermost_cluster_cluster_enabled Whether clustering is enabled (stand-in metric).",
+            "# TYPE mattermost_cluster_cluster_enabled gauge",
+            f"mattermost_cluster_cluster_enabled {1 if self.cluster else 0}",
+            "# HELP mattermost_process_start_time_seconds Start time of the process since unix epoch in seconds.",
+            "# TYPE mattermost_process_start_time_seconds gauge",
+            f"mattermost_process_start_time_seconds {self.started:.3f}",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def filestore_ok(self):
+        files = self.config.get("FileSettings", {})
+        if files.get("DriverName") == "amazons3":
+            # The stand-in cannot reach S3: it checks the mandatory fields only (see README).
+            return bool(files.get("AmazonS3Bucket")) and bool(files.get("AmazonS3Region") or
+                                                              files.get("AmazonS3Endpoint"))
+        directory = Path(files.get("Directory") or "./data/")
+        if not directory.is_absolute():
+            directory = Path.cwd() / directory
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            probe = directory / "testfile"
+            probe.write_text("testingwrite")
+            probe.unlink()
+            return True
+        except OSError:
+            return False
+
+    # ------------------------------------------------------------------ routes
+    def route(self, method, path, query, body, headers, local):
+        if method in ("GET", "HEAD") and path == "/api/v4/system/ping":
+            return self.ping(query)
+        if not path.startswith("/api/v4/"):
+            raise AppError("ServeHTTP", "api.context.404.app_error", "Sorry, we could not find the page.", 404)
+        if not local:
+            raise AppError("ServeHTTP", "api.context.session_expired.app_error",
+                           "Invalid or expired session, please login again.", 401,
+                           "the stand-in serves the API only on the local-mode socket")
+        for pattern, allowed, handler in self.ROUTES:
+            match = re.fullmatch(pattern, path)
+            if match and method in allowed:
+                return handler(self, method, match, query, body, headers)
+        raise AppError("ServeHTTP", "api.context.404.app_error", "Sorry, we could not find the page.", 404,
+                       f"{method} {path} is not implemented by the stand-in")
+
+    def ping(self, query):
+        body = {"status": "OK", "AndroidLatestVersion": "", "AndroidMinVersion": "", "IosLatestVersion": "",
+                "IosMinVersion": "", "ActiveSearchBackend": "database"}
+        headers = {}
+        if query.get("get_server_status", [""])[0] == "true":
+            body["database_status"] = "OK"
+            try:
+                self.store.health_check(self.node_id)
+            except Exception as exc:  # noqa: BLE001 - reported as UNHEALTHY, like the real server
+                LOG.warn("Unable to write to database.", error=str(exc))
+                body["database_status"] = "UNHEALTHY"
+                body["status"] = "UNHEALTHY"
+            body["filestore_status"] = "OK"
+            if not self.filestore_ok():
+                LOG.warn("Unable to test filestore connection.")
+                body["filestore_status"] = "UNHEALTHY"
+                body["status"] = "UNHEALTHY"
+            headers = {"status": body["status"], "database_status": body["database_status"],
+                       "filestore_status": body["filestore_status"]}
+        status = 200
+        if body["status"] != "OK" and query.get("use_rest_semantics", [""])[0] != "true":
+            status = 500
+        return status, body, headers
+
+    def _json(self, body):
+        try:
+            return json.loads(body or b"{}")
+        except ValueError as exc:
+            raise AppError("ServeHTTP", "api.context.invalid_body_param.app_error", "Invalid or missing body.",
+                           400, str(exc)) from exc
+
+    def r_config_migrate(self, method, match, query, body, headers):
+        data = self._json(body)
+        source, target = data.get("from", ""), data.get("to", "")
+        if not source or not target:
+            raise AppError("MigrateConfig", "api.context.invalid_body_param.app_error",
+                           "Invalid or missing from/to in request body.", 400)
+        try:
+            migrate_config(source, target)
+        except Exception as exc:  # noqa: BLE001 - returned as the real API's 500
+            LOG.error("Failed to migrate config", error=str(exc))
+            raise AppError("MigrateConfig", "api.config.migrate_config.app_error",
+                           "Failed to migrate config store.", 500, str(exc)) from exc
+        LOG.info("Migrated the configuration", source=common.redact_dsn(source), target=common.redact_dsn(target))
+        return 200, {"status": "OK"}, {}
+
+    def r_config(self, method, match, query, body, headers):
+        return 200, self.config, {}
+
+    def r_users(self, method, match, query, body, headers):
+        if method == "POST":
+            min_len = int(self.config.get("PasswordSettings", {}).get("MinimumLength", 8))
+            return 201, self.store.create_user(self._json(body), min_len), {}
+        in_team = query.get("in_team", [None])[0]
+        page = int(query.get("page", ["0"])[0])
+        per_page = int(query.get("per_page", ["60"])[0])
+        return 200, self.store.list_users(page, per_page, in_team), {}
+
+    def r_user_by(self, method, match, query, body, headers):
+        kind, key = match.group(1), urllib.parse.unquote(match.group(2))
+        return 200, self.store.get_user(key, by=kind), {}
+
+    def r_user(self, method, match, query, body, headers):
+        return 200, self.store.get_user(match.group(1)), {}
+
+    def r_user_roles(self, method, match, query, body, headers):
+        self.store.update_user_roles(match.group(1), self._json(body).get("roles", "system_user"))
+        return 200, {"status": "OK"}, {}
+
+    def r_teams(self, method, match, query, body, headers):
+        if method == "POST":
+            return 201, self.store.create_team(self._json(body)), {}
+        return 200, self.store.list_teams(), {}
+
+    def r_team_search(self, method, match, query, body, headers):
+        return 200, self.store.search_teams(self._json(body).get("term", "")), {}
+
+    def r_team_by_name(self, method, match, query, body, headers):
+        return 200, self.store.get_team(urllib.parse.unquote(match.group(1)), by="name"), {}
+
+    def r_team(self, method, match, query, body, headers):
+        return 200, self.store.get_team(match.group(1)), {}
+
+    def r_team_members(self, method, match, query, body, headers):
+        team_id = match.group(1)
+        if method == "POST":
+            data = self._json(body)
+            return 201, self.store.add_member(team_id, data.get("user_id", "")), {}
+        return 200, self.store.list_members(team_id), {}
+
+    def r_team_member(self, method, match, query, body, headers):
+        return 200, self.store.get_member(match.group(1), match.group(2)), {}
+
+    def r_license(self, method, match, query, body, headers):
+        raw = body
+        content_type = headers.get("Content-Type", "")
+        if content_type.startswith("multipart/form-data"):
+            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+                f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+            raw = b""
+            for part in message.iter_parts():
+                if part.get_param("name", header="content-disposition") == "license":
+                    raw = part.get_payload(decode=True) or b""
+        try:
+            lic = parse_license(raw)
+        except LicenseError as exc:
+            raise AppError("addLicense", "api.license.add_license.invalid.app_error", "Invalid license file.",
+                           400, str(exc)) from exc
+        self.store.save_license(lic["id"], raw.decode() if isinstance(raw, bytes) else raw)
+        self.license = lic
+        LOG.info("License uploaded", id=lic["id"])
+        self.start_cluster()
+        self.start_metrics()
+        return 200, lic, {}
+
+    def r_license_client(self, method, match, query, body, headers):
+        if not self.license:
+            return 200, {"IsLicensed": "false"}, {}
+        features = self.license["features"]
+        return 200, {"IsLicensed": "true", "Id": self.license["id"],
+                     "Cluster": str(bool(features.get("cluster"))).lower(),
+                     "Metrics": str(bool(features.get("metrics"))).lower(),
+                     "ExpiresAt": str(self.license.get("expires_at", ""))}, {}
+
+    def r_cluster_status(self, method, match, query, body, headers):
+        return 200, self.cluster.status() if self.cluster else [], {}
+
+    ROUTES = [
+        (r"/api/v4/config/migrate", ("POST",), r_config_migrate),
+        (r"/api/v4/config", ("GET",), r_config),
+        (r"/api/v4/users", ("GET", "POST"), r_users),
+        (r"/api/v4/users/(username|email)/([^/]+)", ("GET",), r_user_by),
+        (r"/api/v4/users/([a-z0-9]{26})", ("GET",), r_user),
+        (r"/api/v4/users/([a-z0-9]{26})/roles", ("PUT",), r_user_roles),
+        (r"/api/v4/teams", ("GET", "POST"), r_teams),
+        (r"/api/v4/teams/search", ("POST",), r_team_search),
+        (r"/api/v4/teams/name/([^/]+)", ("GET",), r_team_by_name),
+        (r"/api/v4/teams/([a-z0-9]{26})", ("GET",), r_team),
+        (r"/api/v4/teams/([a-z0-9]{26})/members", ("GET", "POST"), r_team_members),
+        (r"/api/v4/teams/([a-z0-9]{26})/members/([a-z0-9]{26})", ("GET",), r_team_member),
+        (r"/api/v4/license", ("POST",), r_license),
+        (r"/api/v4/license/client", ("GET",), r_license_client),
+        (r"/api/v4/cluster/status", ("GET",), r_cluster_status),
+    ]
+
+
+# --------------------------------------------------------------------------- config migrate
+
+def migrate_config(source, target):
+    """Copy the config (env overrides of this process folded in) and its referenced files to the target store."""
+    source_store = common.ConfigStore(source)
+    config = source_store.load()
+    config, _ = common.apply_env_overrides(config)
+    files = {}
+    base = source_store.path.parent if source_store.path else common.INSTALL_DIR / "config"
+    for section, key in common.CONFIG_FILE_KEYS:
+        name = config.get(section, {}).get(key)
+        if isinstance(name, str) and name and not name.lstrip().startswith(("{", "[")):
+            path = Path(name) if Path(name).is_absolute() else base / name
+            if path.is_file():
+                files[name] = path.read_text()
+    for name in config.get("PluginSettings", {}).get("SignaturePublicKeyFiles") or []:
+        path = Path(name) if Path(name).is_absolute() else base / name
+        if path.is_file():
+            files[name] = path.read_text()
+    if common.is_dsn(target):
+        conn = common.connect(target)
+        try:
+            common.ensure_config_schema(conn)
+            common.write_db_config(conn, config)
+            for name, data in files.items():
+                common.write_db_config_file(conn, name, data)
+        finally:
+            conn.close()
+    else:
+        path = common.resolve_config_file(target)
+        path.write_text(common.config_json(config))
+        os.chmod(path, 0o600)
+        for name, data in files.items():
+            (path.parent / name).write_text(data)
+
+
+# --------------------------------------------------------------------------- CLI
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="mattermost", description="Mattermost server (test stand-in)")
+    parser.add_argument("-c", "--config", help="configuration file or DSN (overrides MM_CONFIG)")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("server", help="run the server (default)")
+    sub.add_parser("version", help="print the version")
+    db = sub.add_parser("db", help="database commands")
+    db.add_argument("action", choices=["migrate", "version"])
+    args = parser.parse_args(argv)
+
+    if args.command == "version":
+        version = common.version()
+        print(f"Version: {version}\nBuild Number: {version}\nBuild Date: n/a\nBuild Hash: standin\n"
+              "Build Enterprise Ready: true")
+        return 0
+    if args.command == "db":
+        app = App(args.config)
+        app.connect_database()
+        print("Database version: standin" if args.action == "version" else "Migrations applied")
+        return 0
+    return App(args.config).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
