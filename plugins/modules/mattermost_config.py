@@ -32,7 +32,8 @@ options:
     required: true
   settings:
     description:
-      - Settings to merge, nested like C(config.json) (C({"ServiceSettings": {"SiteURL": "..."}})).
+      - Settings to merge, nested like C(config.json), for example a dictionary with the key C(ServiceSettings)
+        holding a dictionary with the key C(SiteURL).
       - Nested dictionaries are merged; lists and other values replace the current value.
     type: dict
     default: {}
