@@ -23,7 +23,7 @@ description:
     passed in O(secret_settings) are masked in the diff, the results and the warnings.
   - Writes the file atomically and only when a value changes.
 author:
-  - mattermost_ha.aws maintainers
+  - mattermost_ha.aws maintainers (@mattermost-ha)
 options:
   path:
     description:
