@@ -16,6 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness.moto_server import REGION, MotoServer  # noqa: E402
 from harness.postgres import PostgresPair  # noqa: E402
+from mattermost_standin.build_release import build_release  # noqa: E402
+from mattermost_standin.fixtures import serve_directory  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +60,23 @@ def postgres_pair():
     pair = PostgresPair().start()
     yield pair
     pair.stop()
+
+
+@pytest.fixture(scope="session")
+def mattermost_release(tmp_path_factory):
+    """A Mattermost stand-in release of the default version (tests/mattermost_standin/README.md).
+
+    A ``Release``: ``.tarball``, ``.sha256``, ``.signature``, ``.public_key`` (paths in one directory),
+    ``.version``, ``.fingerprint``, ``.config_version``.
+    """
+    return build_release(out_dir=tmp_path_factory.mktemp("mattermost-release"))
+
+
+@pytest.fixture(scope="session")
+def mattermost_release_url(mattermost_release):
+    """Base URL (http://127.0.0.1:PORT) serving the release directory; bound on all addresses."""
+    with serve_directory(mattermost_release.tarball.parent, host="0.0.0.0") as url:
+        yield url
 
 
 def pytest_report_header(config):

@@ -50,7 +50,7 @@ def pg_dsn(host, port, user, password, dbname, sslmode="require", extra="connect
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+    def log_message(self, format, *args):
         pass
 
 

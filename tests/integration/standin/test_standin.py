@@ -84,8 +84,10 @@ def test_release_packages_the_versions_real_config(tmp_path, version, config_ver
 # --------------------------------------------------------------------------- start-up and ping
 
 
-def test_percent_encoded_password_connects_and_ping_reports_version(installed, tmp_path, database):
-    port, _ = configure(installed, tmp_path, database.dsn())
+def test_percent_encoded_password_connects_and_ping_reports_version(installed, tmp_path, database, postgres_pair):
+    replica = database.dsn(host=postgres_pair.replica.host, port=postgres_pair.replica.port)
+    port, socket_path = configure(installed, tmp_path, database.dsn(),
+                                  SqlSettings={"DataSourceReplicas": [replica, database.dsn(port=free_port())]})
     server = MattermostProcess(installed).start(port)
     try:
         status, body, headers = server.ping()
@@ -94,22 +96,31 @@ def test_percent_encoded_password_connects_and_ping_reports_version(installed, t
         assert body["ActiveSearchBackend"] == "database"
         assert "database_status" not in body
         assert headers["X-Version-Id"].startswith("11.7.9.")
+        assert mmctl(installed, "--local", "system", "version", socket_path=socket_path).stdout.startswith(
+            "Server version 11.7.9.")
         status, body, _ = server.ping(deep=True)
         assert (status, body["database_status"], body["filestore_status"]) == (200, "OK", "OK")
+        messages = [line["msg"] for line in server.log_lines()]
+        assert messages.count("Connected to the read replica") == 1
+        assert messages.count("Read replica is unreachable; leaving it out") == 1
         tables = {r[0] for r in database.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         assert {"configurations", "configurationfiles", "db_config_migrations", "users", "teams"} <= tables
     finally:
         assert server.stop() == 0
 
 
-def test_unencoded_password_fails_to_start(installed, tmp_path, database):
+@pytest.mark.parametrize("where", ["DataSource", "DataSourceReplicas"])
+def test_unencoded_password_fails_to_start(installed, tmp_path, database, where):
     raw = (f"postgres://{database.user}:{database.password}@{database.server.host}:{database.server.port}/"
            f"{database.name}?sslmode=require")
-    port, _ = configure(installed, tmp_path, raw)
+    if where == "DataSource":
+        port, _ = configure(installed, tmp_path, raw)
+    else:
+        port, _ = configure(installed, tmp_path, database.dsn(), SqlSettings={"DataSourceReplicas": [raw]})
     server = MattermostProcess(installed).start(port, wait=False)
     code, out = server.wait_exit()
-    assert code != 0
-    assert "DataSource" in out or "Failed to ping DB" in out
+    assert code == 1
+    assert f"Failed to parse {where}" in out
 
 
 def test_unreachable_database_fails_start_up(installed, tmp_path, database):
@@ -123,7 +134,7 @@ def test_unreachable_database_fails_start_up(installed, tmp_path, database):
 
 
 def test_deep_ping_fails_while_database_is_down_and_recovers(installed, tmp_path, database, db_proxy):
-    port, _ = configure(installed, tmp_path, database.dsn(port=db_proxy.port))
+    port, socket_path = configure(installed, tmp_path, database.dsn(port=db_proxy.port))
     server = MattermostProcess(installed).start(port)
     try:
         assert server.ping(deep=True)[0] == 200
@@ -134,9 +145,15 @@ def test_deep_ping_fails_while_database_is_down_and_recovers(installed, tmp_path
         assert headers["database_status"] == "UNHEALTHY"
         # Like the real server, the plain ping (the load balancer's) does not touch the database.
         assert server.ping()[0] == 200
+        status_cmd = mmctl(installed, "--local", "system", "status", socket_path=socket_path)
+        assert status_cmd.returncode == 1
+        assert "Database Status: UNHEALTHY" in status_cmd.stdout
         db_proxy.restore()
         status, body, _ = server.ping(deep=True)
         assert (status, body["database_status"]) == (200, "OK")
+        status_cmd = mmctl(installed, "--local", "system", "status", socket_path=socket_path)
+        assert status_cmd.returncode == 0, status_cmd.stderr
+        assert "Server status: OK\n" in status_cmd.stdout
     finally:
         assert server.stop() == 0
 
@@ -203,6 +220,10 @@ def test_config_round_trip_through_config_migrate(installed, tmp_path, database)
     # The server's own MM_* variables are folded into the migrated config.
     server = MattermostProcess(installed, env={"MM_TEAMSETTINGS_SITENAME": "Folded In"}).start(port)
     try:
+        missing = mmctl(installed, "--local", "config", "migrate", "/nonexistent/config.json", database.dsn(),
+                        socket_path=socket_path)
+        assert missing.returncode == 1
+        assert "Failed to migrate config store." in missing.stderr
         for flag_position in ("before", "after"):
             args = ["config", "migrate", str(config_file), database.dsn()]
             args = ["--local", *args] if flag_position == "before" else [*args, "--local"]
@@ -381,14 +402,33 @@ def test_license_file_location_is_read_at_start(installed, tmp_path, database):
         assert server.stop() == 0
 
 
-def test_config_json_written_by_role_is_respected(installed, tmp_path, database):
-    """Sanity check of the helpers: a config edited on disk is what the server runs with."""
+def test_server_writes_defaults_and_secrets_back_once(installed, tmp_path, database):
+    """Like the real config store: SetDefaults() on load, written back when that changed anything."""
     port, _ = configure(installed, tmp_path, database.dsn())
     config = read_config(installed)
+    assert config["SqlSettings"]["AtRestEncryptKey"] == ""
+    del config["TeamSettings"]["SiteName"]
+    config["ClusterSettings"]["MaxIdleConns"] = 100  # a 9.5 key this version does not know
     config["ServiceSettings"]["SiteURL"] = "https://chat.example.com"
     write_config(installed, config)
     server = MattermostProcess(installed).start(port)
-    try:
-        assert any(line["msg"] == "Server is started" for line in server.log_lines())
-    finally:
-        assert server.stop() == 0
+    assert server.stop() == 0
+    written = read_config(installed)
+    assert len(written["SqlSettings"]["AtRestEncryptKey"]) == 32
+    assert len(written["FileSettings"]["PublicLinkSalt"]) == 32
+    assert written["TeamSettings"]["SiteName"] == "Mattermost"
+    assert "MaxIdleConns" not in written["ClusterSettings"]
+    assert written["ServiceSettings"]["SiteURL"] == "https://chat.example.com"
+    config_file = installed / "config" / "config.json"
+    assert stat.S_IMODE(config_file.stat().st_mode) == 0o600
+    before = config_file.read_bytes()
+    server = MattermostProcess(installed).start(port)
+    assert server.stop() == 0
+    assert config_file.read_bytes() == before, "a complete config is not rewritten"
+
+
+def test_shared_fixtures_serve_the_default_release(mattermost_release, mattermost_release_url):
+    assert mattermost_release.version == "11.7.9"
+    status, body, _ = http_get(f"{mattermost_release_url}/{mattermost_release.sha256.name}")
+    assert status == 200
+    assert body == mattermost_release.sha256.read_text()

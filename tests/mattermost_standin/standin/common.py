@@ -50,7 +50,9 @@ class Logger:
         self._file = None
 
     def open(self, location=None):
-        directory = Path(location) if location else INSTALL_DIR / "logs"
+        # Like fileutils.FindDir("logs"): ./logs of the working directory first, then the install's.
+        directory = Path(location) if location else next(
+            (d for d in (Path.cwd() / "logs", INSTALL_DIR / "logs") if d.is_dir()), INSTALL_DIR / "logs")
         try:
             directory.mkdir(parents=True, exist_ok=True)
             self._file = open(directory / "mattermost.log", "a", encoding="utf-8")  # noqa: SIM115 - kept open
@@ -185,12 +187,14 @@ def redact_dsn(dsn):
 
 
 def connect(dsn, timeout=None):
-    import psycopg2  # noqa: PLC0415 - only needed where a database is used
+    import psycopg2  # only needed where a database is used
 
     params = parse_datasource(dsn)
     if timeout is not None:
         params["connect_timeout"] = max(1, int(timeout))
     params.setdefault("connect_timeout", 10)
+    # A silently dropped peer must not hang a request: libpq gives up on unacknowledged data after 5 s.
+    params.setdefault("tcp_user_timeout", 5000)
     return psycopg2.connect(**params)
 
 
@@ -321,8 +325,42 @@ def write_db_config_file(conn, name, data):
         )
 
 
-def default_config():
-    return json.loads(DEFAULTS_FILE.read_text())
+def write_config_file(path, config):
+    """Like the file store's persist: indented JSON, mode 0600."""
+    path = Path(path)
+    data = config_json(config)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(data)
+    os.chmod(path, 0o600)
+
+
+# Per-installation secrets model.Config.SetDefaults() generates when empty (blank in a release's config.json).
+GENERATED_SECRETS = [("SqlSettings", "AtRestEncryptKey"), ("FileSettings", "PublicLinkSalt")]
+
+
+def random_string(length=32):
+    alphabet = "ybndrfg8ejkmcpqxot1uwisza345h769"
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def normalize(config, defaults):
+    """What the real config store keeps of a loaded config: SetDefaults() plus Go's JSON round trip.
+
+    Missing or null settings get the version's default, keys the version does not know are dropped
+    (sections that are maps, like PluginSettings.Plugins, are kept as they are), and empty
+    per-installation secrets are generated.
+    """
+    def merge(current, default):
+        if isinstance(default, dict) and default and isinstance(current, dict):
+            return {key: merge(current.get(key), value) for key, value in default.items()}
+        return default if current is None else current
+
+    result = merge(config, defaults) if defaults is not None else json.loads(json.dumps(config))
+    for section, key in GENERATED_SECRETS:
+        if isinstance(result.get(section), dict) and not result[section].get(key):
+            result[section][key] = random_string()
+    return result
 
 
 def resolve_config_file(location):
@@ -347,18 +385,37 @@ class ConfigStore:
     def describe(self):
         return redact_dsn(self.location) if self.is_database else str(self.path)
 
-    def load(self):
-        """The stored config without env overrides (database: created from defaults when empty)."""
+    def load(self, persist=True):
+        """The stored config, normalized like the real store does on load, without env overrides.
+
+        With persist (the server's own store), a config the normalization changed is written back,
+        as the real server does: a file store must be writable then, a database store gets a new
+        active row (an empty database store is created from the defaults).
+        """
+        defaults = json.loads(DEFAULTS_FILE.read_text())
         if not self.is_database:
-            return json.loads(self.path.read_text())
+            # The server's own store creates a missing file from the defaults; a migration source must exist.
+            if not self.path.exists() and not persist:
+                raise FileNotFoundError(f"failed to create source store: open {self.path}: no such file or directory")
+            loaded = json.loads(self.path.read_text()) if self.path.exists() else {}
+            config = normalize(loaded, defaults)
+            if persist and config != loaded:
+                try:
+                    write_config_file(self.path, config)
+                except OSError as exc:
+                    raise OSError(f"failed to persist: failed to write file: open {self.path}: "
+                                  f"{exc.strerror or exc}") from exc
+                LOG.info("Wrote the normalized configuration back to the file", path=str(self.path))
+            return config
         conn = connect(self.location)
         try:
             ensure_config_schema(conn)
-            config = read_db_config(conn)
-            if config is None:
-                config = default_config()
+            loaded = read_db_config(conn)
+            config = normalize(loaded if loaded is not None else defaults, defaults)
+            if persist and config != loaded:
                 write_db_config(conn, config)
-                LOG.info("Created the configuration in the database from the defaults")
+                LOG.info("Created the configuration in the database from the defaults" if loaded is None
+                         else "Wrote the normalized configuration back to the database")
             return config
         finally:
             conn.close()

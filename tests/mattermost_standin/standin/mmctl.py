@@ -351,7 +351,49 @@ def cmd_license_upload(client, printer, args):
     printer.out("Uploaded license file")
 
 
+def cmd_system_version(client, printer, args):
+    conn = UnixHTTPConnection(client.path)
+    try:
+        conn.request("GET", "/api/v4/system/ping")
+        response = conn.getresponse()
+        response.read()
+    except OSError as exc:
+        raise CommandError(f"unable to fetch server version: {exc}") from exc
+    finally:
+        conn.close()
+    # Client4 reports the whole X-Version-Id header as the server version.
+    version = response.getheader("X-Version-Id") or ""
+    printer.out(f"Server version {version}", {"version": version})
+
+
+SYSTEM_STATUS = """Server status: {status}
+Android Latest Version: {AndroidLatestVersion}
+Android Minimum Version: {AndroidMinVersion}
+Desktop Latest Version: {DesktopLatestVersion}
+Desktop Minimum Version: {DesktopMinVersion}
+Ios Latest Version: {IosLatestVersion}
+Ios Minimum Version: {IosMinVersion}
+Database Status: {database_status}
+Filestore Status: {filestore_status}"""
+
+
+def cmd_system_status(client, printer, args):
+    status = client.request("GET", "/api/v4/system/ping?get_server_status=true&use_rest_semantics=true")
+    fields = {key: "<no value>" for key in ("AndroidLatestVersion", "AndroidMinVersion", "DesktopLatestVersion",
+                                             "DesktopMinVersion", "IosLatestVersion", "IosMinVersion")}
+    fields.update(status)
+    printer.out(SYSTEM_STATUS.format(**fields), status)
+    # Newer mmctl exits non-zero when a component is unhealthy.
+    if status.get("status") != "OK":
+        raise CommandError(f"server status is unhealthy: {status.get('status')}")
+    for key, label in (("database_status", "database"), ("filestore_status", "filestore")):
+        if status.get(key, "OK") != "OK":
+            raise CommandError(f"{label} status is unhealthy: {status[key]}")
+
+
 COMMANDS = {
+    ("system", "version"): cmd_system_version,
+    ("system", "status"): cmd_system_status,
     ("config", "migrate"): cmd_config_migrate,
     ("config", "show"): cmd_config_show,
     ("config", "get"): cmd_config_get,

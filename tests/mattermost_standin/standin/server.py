@@ -41,20 +41,35 @@ def _split_listen(address, default_port):
     return host, int(port or default_port)
 
 
+def _interface_addresses():
+    """(interface, IPv4 address) of the interfaces that have one, loopback last."""
+    import fcntl  # Linux only, used only when clustering
+    import struct
+
+    found = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _, name in socket.if_nameindex():
+            try:
+                packed = fcntl.ioctl(sock.fileno(), 0x8915, struct.pack("256s", name.encode()[:15]))  # SIOCGIFADDR
+            except OSError:
+                continue
+            found.append((name, socket.inet_ntoa(packed[20:24])))
+    return sorted(found, key=lambda item: item[1].startswith("127."))
+
+
 def _advertised_address(cluster_settings):
+    """Like model.GetServerIPAddress: OverrideHostname / AdvertiseAddress, else the first non-loopback IPv4."""
     if cluster_settings.get("OverrideHostname"):
         return cluster_settings["OverrideHostname"]
     if cluster_settings.get("AdvertiseAddress"):
         return cluster_settings["AdvertiseAddress"]
     if not cluster_settings.get("UseIPAddress", True):
         return socket.gethostname()
-    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect(("10.255.255.255", 1))  # no packet is sent: this only picks the outgoing address
-        return probe.getsockname()[0]
-    try:
-        return socket.gethostbyname(socket.gethostname())
-    except OSError:
-        return "127.0.0.1"
+    wanted = cluster_settings.get("NetworkInterface") or ""
+    for name, address in _interface_addresses():
+        if (not wanted or name == wanted) and not address.startswith("127."):
+            return address
+    return "127.0.0.1"
 
 
 # --------------------------------------------------------------------------- cluster
@@ -119,18 +134,14 @@ class Cluster:
     def _heartbeat(self):
         now = common.now_ms()
         try:
-            conn = self.app.store.conn(timeout=3)
-            try:
-                with conn, conn.cursor() as cur:
-                    cur.execute(
-                        """INSERT INTO clusterdiscovery (id, type, clustername, hostname, gossipport, port,
-                           createat, lastpingat) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-                           ON CONFLICT (id) DO UPDATE SET lastpingat = EXCLUDED.lastpingat""",
-                        (self.node_id, self.TYPE, self.name, self.hostname, self.port, self.port, now, now),
-                    )
-            finally:
-                conn.close()
-        except Exception as exc:  # noqa: BLE001 - a lost heartbeat is logged, the next one retries
+            with self.app.store.transaction(timeout=3) as cur:
+                cur.execute(
+                    """INSERT INTO clusterdiscovery (id, type, clustername, hostname, gossipport, port,
+                       createat, lastpingat) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                       ON CONFLICT (id) DO UPDATE SET lastpingat = EXCLUDED.lastpingat""",
+                    (self.node_id, self.TYPE, self.name, self.hostname, self.port, self.port, now, now),
+                )
+        except Exception as exc:  # a lost heartbeat is logged, the next one retries
             LOG.warn("Cluster discovery heartbeat failed", error=str(exc))
 
     def _heartbeat_loop(self):
@@ -148,17 +159,13 @@ class Cluster:
 
     def peers(self):
         fresh_after = common.now_ms() - int(self.interval * 3 * 1000)
-        conn = self.app.store.conn(timeout=3)
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute(
-                    "SELECT id, hostname, gossipport FROM clusterdiscovery WHERE type = %s AND clustername = %s "
-                    "AND lastpingat >= %s AND id <> %s ORDER BY createat",
-                    (self.TYPE, self.name, fresh_after, self.node_id),
-                )
-                rows = cur.fetchall()
-        finally:
-            conn.close()
+        with self.app.store.transaction(timeout=3) as cur:
+            cur.execute(
+                "SELECT id, hostname, gossipport FROM clusterdiscovery WHERE type = %s AND clustername = %s "
+                "AND lastpingat >= %s AND id <> %s ORDER BY createat",
+                (self.TYPE, self.name, fresh_after, self.node_id),
+            )
+            rows = cur.fetchall()
         peers = []
         for node_id, host, port in rows:
             hello = self._probe(host, port)
@@ -180,13 +187,8 @@ class Cluster:
             if sock:
                 with contextlib.suppress(OSError):
                     sock.close()
-        with contextlib.suppress(Exception):
-            conn = self.app.store.conn(timeout=2)
-            try:
-                with conn, conn.cursor() as cur:
-                    cur.execute("DELETE FROM clusterdiscovery WHERE id = %s", (self.node_id,))
-            finally:
-                conn.close()
+        with contextlib.suppress(Exception), self.app.store.transaction(timeout=2) as cur:
+            cur.execute("DELETE FROM clusterdiscovery WHERE id = %s", (self.node_id,))
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -209,7 +211,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mattermost-standin"
 
-    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+    def log_message(self, format, *args):
         pass
 
     def address_string(self):
@@ -230,7 +232,7 @@ class Handler(BaseHTTPRequestHandler):
                                                  local=self.server.local)
         except AppError as err:
             status, payload, headers = err.status, err.to_json(), {}
-        except Exception as exc:  # noqa: BLE001 - reported like the real server's 500 AppError
+        except Exception as exc:  # reported like the real server's 500 AppError
             LOG.error("Request failed", path=url.path, error=str(exc))
             err = AppError("ServeHTTP", "app.internal.app_error", "Internal error.", 500, str(exc))
             status, payload, headers = 500, err.to_json(), {}
@@ -238,7 +240,7 @@ class Handler(BaseHTTPRequestHandler):
             app.metrics_error()
         _json_response(self, status, payload, headers)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch  # noqa: N815 - http.server naming
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch  # http.server naming
 
 
 class TCPServer(ThreadingHTTPServer):
@@ -253,10 +255,10 @@ class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 
 class MetricsHandler(BaseHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+    def log_message(self, format, *args):
         pass
 
-    def do_GET(self):  # noqa: N802 - http.server naming
+    def do_GET(self):  # http.server naming
         if self.path.split("?")[0] != "/metrics":
             self.send_error(404)
             return
@@ -277,7 +279,7 @@ class App:
         self.config_store = common.ConfigStore(config_location)
         try:
             raw = self.config_store.load()
-        except Exception as exc:  # noqa: BLE001 - any failure to load is fatal, like the real server
+        except Exception as exc:  # any failure to load is fatal, like the real server
             common.fail("Failed to load configuration", source=self.config_store.describe(), error=str(exc))
         self.config, self.env_used = common.apply_env_overrides(raw)
         self.config_hash = common.hash_config(self.config)
@@ -298,22 +300,37 @@ class App:
             common.parse_datasource(self.datasource)
         except common.DataSourceError as exc:
             common.fail("Failed to parse DataSource", error=str(exc))
+        sql = self.config["SqlSettings"]
+        replicas = [*(sql.get("DataSourceReplicas") or []), *(sql.get("DataSourceSearchReplicas") or [])]
+        for replica in replicas:
+            try:
+                common.parse_datasource(replica)
+            except common.DataSourceError as exc:
+                common.fail("Failed to parse DataSourceReplicas", error=str(exc))
         deadline = time.monotonic() + _env_seconds("MM_STANDIN_DB_RETRY_SECONDS", 10)
         while True:
             try:
-                conn = self.store.conn(timeout=3)
+                conn = common.connect(self.datasource, timeout=3)
                 try:
                     ensure_app_schema(conn)
                     common.ensure_config_schema(conn)
                 finally:
                     conn.close()
                 LOG.info("Pinged the database", datasource=common.redact_dsn(self.datasource))
-                return
-            except Exception as exc:  # noqa: BLE001 - retried, then fatal
+                break
+            except Exception as exc:  # retried, then fatal
                 if time.monotonic() >= deadline:
                     common.fail("Failed to ping DB", error=str(exc), datasource=common.redact_dsn(self.datasource))
                 LOG.error("Failed to ping DB", error=str(exc), retrying_in_seconds=1)
                 time.sleep(1)
+        # Replicas: an unreachable one is left out (the replica monitor's job), not fatal.
+        for replica in replicas:
+            try:
+                common.connect(replica, timeout=3).close()
+                LOG.info("Connected to the read replica", datasource=common.redact_dsn(replica))
+            except Exception as exc:  # a replica that does not answer is reported and skipped
+                LOG.warn("Read replica is unreachable; leaving it out", datasource=common.redact_dsn(replica),
+                         error=str(exc))
 
     def load_license(self):
         raw = None
@@ -361,7 +378,7 @@ class App:
             common.fail("Error starting server", error=str(exc), address=f"{host}:{port}")
         server.app = self
         self.servers.append(server)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True).start()
         LOG.info("Server is listening on " + (service.get("ListenAddress") or ":8065"),
                  address=f"{host}:{server.server_address[1]}")
 
@@ -378,7 +395,7 @@ class App:
             local.app = self
             self.socket_path = path
             self.servers.append(local)
-            threading.Thread(target=local.serve_forever, daemon=True).start()
+            threading.Thread(target=local.serve_forever, args=(0.1,), daemon=True).start()
             LOG.info("Starting unix socket server", socket=path)
 
         self.start_metrics()
@@ -400,7 +417,7 @@ class App:
         server.app = self
         self.metrics_server = server
         self.servers.append(server)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True).start()
         LOG.info("Metrics and profiling server is started", address=f"{host}:{port}")
 
     def notify_systemd(self):
@@ -429,7 +446,7 @@ class App:
         self.notify_systemd()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.stop_event.set())
-        while not self.stop_event.wait(0.5):
+        while not self.stop_event.wait(0.1):
             pass
         self.shutdown()
         return 0
@@ -525,7 +542,7 @@ class App:
             body["database_status"] = "OK"
             try:
                 self.store.health_check(self.node_id)
-            except Exception as exc:  # noqa: BLE001 - reported as UNHEALTHY, like the real server
+            except Exception as exc:  # reported as UNHEALTHY, like the real server
                 LOG.warn("Unable to write to database.", error=str(exc))
                 body["database_status"] = "UNHEALTHY"
                 body["status"] = "UNHEALTHY"
@@ -556,7 +573,7 @@ class App:
                            "Invalid or missing from/to in request body.", 400)
         try:
             migrate_config(source, target)
-        except Exception as exc:  # noqa: BLE001 - returned as the real API's 500
+        except Exception as exc:  # returned as the real API's 500
             LOG.error("Failed to migrate config", error=str(exc))
             raise AppError("MigrateConfig", "api.config.migrate_config.app_error",
                            "Failed to migrate config store.", 500, str(exc)) from exc
@@ -668,7 +685,7 @@ class App:
 def migrate_config(source, target):
     """Copy the config (env overrides of this process folded in) and its referenced files to the target store."""
     source_store = common.ConfigStore(source)
-    config = source_store.load()
+    config = source_store.load(persist=False)
     config, _ = common.apply_env_overrides(config)
     files = {}
     base = source_store.path.parent if source_store.path else common.INSTALL_DIR / "config"
@@ -693,8 +710,7 @@ def migrate_config(source, target):
             conn.close()
     else:
         path = common.resolve_config_file(target)
-        path.write_text(common.config_json(config))
-        os.chmod(path, 0o600)
+        common.write_config_file(path, config)
         for name, data in files.items():
             (path.parent / name).write_text(data)
 

@@ -6,9 +6,11 @@ Passwords are hashed with scrypt (the real server uses bcrypt, which the stdlib 
 """
 
 import base64
+import contextlib
 import hashlib
 import json
 import secrets
+import threading
 import time
 
 from . import common
@@ -100,22 +102,59 @@ def _valid_team_name(name):
 
 
 class AppStore:
+    """The server's database access: a small pool of connections, each checked before reuse."""
+
+    MAX_IDLE = 4
+
     def __init__(self, dsn):
         self.dsn = dsn
+        self._idle = []
+        self._lock = threading.Lock()
 
-    def conn(self, timeout=5):
-        return common.connect(self.dsn, timeout=timeout)
+    def _checkout(self, timeout):
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                return common.connect(self.dsn, timeout=timeout)
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT 1")
+                conn.rollback()
+                return conn
+            except Exception:  # a broken pooled connection is dropped and replaced
+                with contextlib.suppress(Exception):
+                    conn.close()
 
-    def _query(self, sql, args=(), one=False, write=False):
-        conn = self.conn()
+    @contextlib.contextmanager
+    def transaction(self, timeout=5):
+        """A cursor in a transaction: committed when the block ends, rolled back when it raises."""
+        import psycopg2  # only needed where a database is used
+
+        conn = self._checkout(timeout)
+        healthy = True
         try:
             with conn, conn.cursor() as cur:
-                cur.execute(sql, args)
-                if write and cur.description is None:
-                    return cur.rowcount
-                return cur.fetchone() if one else cur.fetchall()
+                yield cur
+        except psycopg2.Error:
+            healthy = False
+            raise
         finally:
-            conn.close()
+            if healthy and not conn.closed:
+                with self._lock:
+                    if len(self._idle) < self.MAX_IDLE:
+                        self._idle.append(conn)
+                        conn = None
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+
+    def _query(self, sql, args=(), one=False, write=False):
+        with self.transaction() as cur:
+            cur.execute(sql, args)
+            if write and cur.description is None:
+                return cur.rowcount
+            return cur.fetchone() if one else cur.fetchall()
 
     # users
     def get_user(self, key, by="id"):
@@ -151,27 +190,23 @@ class AppStore:
                            f"Your password must contain at least {min_password_length} characters.", 400)
         user_id = common.new_id()
         now = common.now_ms()
-        conn = self.conn()
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute("SELECT username, email FROM users WHERE username = %s OR email = %s", (username, email))
-                clash = cur.fetchone()
-                if clash and clash[0] == username:
-                    raise AppError("CreateUser", "app.user.save.username_exists.app_error",
-                                   "An account with that username already exists.", 400)
-                if clash:
-                    raise AppError("CreateUser", "app.user.save.email_exists.app_error",
-                                   "An account with that email already exists.", 400)
-                cur.execute(
-                    """INSERT INTO users (id, createat, updateat, username, password, email, emailverified,
-                       nickname, firstname, lastname, roles, locale) VALUES
-                       (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'system_user', %s)""",
-                    (user_id, now, now, username, hash_password(password), email, bool(data.get("email_verified")),
-                     data.get("nickname", ""), data.get("first_name", ""), data.get("last_name", ""),
-                     data.get("locale") or "en"),
-                )
-        finally:
-            conn.close()
+        with self.transaction() as cur:
+            cur.execute("SELECT username, email FROM users WHERE username = %s OR email = %s", (username, email))
+            clash = cur.fetchone()
+            if clash and clash[0] == username:
+                raise AppError("CreateUser", "app.user.save.username_exists.app_error",
+                               "An account with that username already exists.", 400)
+            if clash:
+                raise AppError("CreateUser", "app.user.save.email_exists.app_error",
+                               "An account with that email already exists.", 400)
+            cur.execute(
+                """INSERT INTO users (id, createat, updateat, username, password, email, emailverified,
+                   nickname, firstname, lastname, roles, locale) VALUES
+                   (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'system_user', %s)""",
+                (user_id, now, now, username, hash_password(password), email, bool(data.get("email_verified")),
+                 data.get("nickname", ""), data.get("first_name", ""), data.get("last_name", ""),
+                 data.get("locale") or "en"),
+            )
         return self.get_user(user_id)
 
     def update_user_roles(self, user_id, roles):
@@ -210,20 +245,16 @@ class AppStore:
             raise AppError("CreateTeam", "model.team.is_valid.type.app_error", "Invalid type.", 400)
         team_id = common.new_id()
         now = common.now_ms()
-        conn = self.conn()
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM teams WHERE name = %s", (name,))
-                if cur.fetchone():
-                    raise AppError("CreateTeam", "app.team.save.existing.app_error",
-                                   "A team with that name already exists.", 400)
-                cur.execute(
-                    """INSERT INTO teams (id, createat, updateat, displayname, name, email, type, allowopeninvite)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
-                    (team_id, now, now, display, name, data.get("email", ""), team_type, team_type == "O"),
-                )
-        finally:
-            conn.close()
+        with self.transaction() as cur:
+            cur.execute("SELECT 1 FROM teams WHERE name = %s", (name,))
+            if cur.fetchone():
+                raise AppError("CreateTeam", "app.team.save.existing.app_error",
+                               "A team with that name already exists.", 400)
+            cur.execute(
+                """INSERT INTO teams (id, createat, updateat, displayname, name, email, type, allowopeninvite)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                (team_id, now, now, display, name, data.get("email", ""), team_type, team_type == "O"),
+            )
         return self.get_team(team_id)
 
     def add_member(self, team_id, user_id):
@@ -254,16 +285,12 @@ class AppStore:
 
     # licenses
     def save_license(self, license_id, raw):
-        conn = self.conn()
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute("INSERT INTO licenses (id, createat, bytes) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                            (license_id, common.now_ms(), raw))
-                cur.execute(
-                    "INSERT INTO systems (name, value) VALUES ('ActiveLicenseId', %s) "
-                    "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value", (license_id,))
-        finally:
-            conn.close()
+        with self.transaction() as cur:
+            cur.execute("INSERT INTO licenses (id, createat, bytes) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                        (license_id, common.now_ms(), raw))
+            cur.execute(
+                "INSERT INTO systems (name, value) VALUES ('ActiveLicenseId', %s) "
+                "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value", (license_id,))
 
     def active_license(self):
         row = self._query(
@@ -273,15 +300,11 @@ class AppStore:
 
     # health check: like DBHealthCheckWrite / DBHealthCheckDelete (a Systems row written and removed)
     def health_check(self, node_id):
-        conn = self.conn(timeout=2)
-        try:
-            with conn, conn.cursor() as cur:
-                name = f"health_check_{node_id}"
-                cur.execute("INSERT INTO systems (name, value) VALUES (%s, %s) "
-                            "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value", (name, str(int(time.time()))))
-                cur.execute("DELETE FROM systems WHERE name = %s", (name,))
-        finally:
-            conn.close()
+        with self.transaction(timeout=2) as cur:
+            name = f"health_check_{node_id}"
+            cur.execute("INSERT INTO systems (name, value) VALUES (%s, %s) "
+                        "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value", (name, str(int(time.time()))))
+            cur.execute("DELETE FROM systems WHERE name = %s", (name,))
 
 
 # --------------------------------------------------------------------------- test licenses
