@@ -14,10 +14,11 @@ PYTEST_ARGS ?=
 
 APT_PACKAGES := podman runc mmdebstrap uidmap postgresql-15 postgresql-client-15 openssl git make
 
-.PHONY: help setup system-packages venv images demo test lint pytest molecule sanity build clean
+.PHONY: help setup system-packages venv images demo demo-down test lint pytest molecule sanity build clean
 
 help:
 	@echo "make demo   - set up, then run the main job on the local lab (emulated AWS + podman hosts)"
+	@echo "make demo-down - tear the deployment and the lab down"
 	@echo "make test   - set up, then run every test: lint, pytest, Molecule, sanity, build"
 
 setup: system-packages venv
@@ -40,8 +41,14 @@ $(VENV)/.installed: requirements.txt
 images: setup
 	tests/images/build.sh
 
+# The local lab (tests/lab/lab.py): moto for AWS, podman systemd containers for the hosts.
 demo: setup images
-	molecule test -s smoke
+	python tests/lab/lab.py up
+	eval "$$(python tests/lab/lab.py env)" && ansible-playbook -i inventories/local site.yml
+
+demo-down: venv
+	eval "$$(python tests/lab/lab.py env)" && ansible-playbook -i inventories/local playbooks/teardown.yml
+	python tests/lab/lab.py down
 
 lint: venv
 	ruff check plugins tests bench

@@ -9,12 +9,12 @@ import os
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness.moto_server import REGION, MotoServer  # noqa: E402
+from harness.aws import AwsAccount  # noqa: E402
+from harness.moto_server import MotoServer  # noqa: E402
 from harness.postgres import PostgresPair  # noqa: E402
 from mattermost_standin.build_release import build_release  # noqa: E402
 from mattermost_standin.fixtures import serve_directory  # noqa: E402
@@ -25,24 +25,6 @@ def moto_server(tmp_path_factory):
     server = MotoServer(tmp_path_factory.mktemp("moto")).start()
     yield server
     server.stop()
-
-
-class AwsAccount:
-    """An empty emulated AWS account: env for subprocesses, boto3 clients for assertions."""
-
-    def __init__(self, server, region=REGION):
-        self.server = server
-        self.region = region
-        self.env = server.env(region)
-        self.session = boto3.session.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            aws_session_token="testing",
-            region_name=region,
-        )
-
-    def client(self, service, region=None):
-        return self.session.client(service, endpoint_url=self.server.url, region_name=region or self.region)
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import csv
 import json
 
 import pytest
-from conftest import AwsAccount
 from frontend_prereqs import create_prerequisites, lab_vars, write_vars
 from harness.ansible import run_playbook
+from harness.aws import AwsAccount
 
 PLAYBOOK = "tests/integration/aws/playbooks/frontend.yml"
 TEARDOWN = "tests/integration/aws/playbooks/frontend_teardown.yml"

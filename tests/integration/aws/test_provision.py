@@ -302,6 +302,7 @@ def test_teardown_leaves_nothing(deployment):
     extra = {
         "mattermost_ha_region": REGION,
         "mattermost_ha_name": NAME,
+        "mattermost_ha_site_domain": VARS["mattermost_ha_site_domain"],
         "mattermost_ha_teardown_delete_file_store": True,
         "mattermost_ha_flow_logs_kms_key": False,
         "mattermost_ha_instance_connect_endpoint": False,
@@ -336,6 +337,13 @@ def test_teardown_leaves_nothing(deployment):
     assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("Mattermost-")] == []
     assert iam.list_instance_profiles()["InstanceProfiles"] == []
     assert deployment.client("logs").describe_log_groups(logGroupNamePrefix="/mattermost-ha/")["logGroups"] == []
+    # The front end (issue 5's roles) went first.
+    assert deployment.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
+    assert deployment.client("rds").describe_db_clusters()["DBClusters"] == []
+    assert deployment.client("acm").list_certificates()["CertificateSummaryList"] == []
+    live = ec2.describe_instances(Filters=by_deployment() + [
+        {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])
+    assert live["Reservations"] == []
     # Teardown again: nothing left to do.
     again = run_playbook("playbooks/teardown.yml", "-e", json.dumps(extra), env=deployment.env)
     assert again.changed == 0, again.output

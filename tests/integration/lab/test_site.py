@@ -1,0 +1,113 @@
+"""site.yml end to end on the local lab, as `make demo` runs it, then its teardown.
+
+The lab (tests/lab/lab.py) is the embedded default: a moto server for AWS, podman systemd
+containers for the app instances and for the Aurora writer and reader. The test runs in
+file order: up, first run, second run (changed=0), state checks, teardown, down.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from harness.ansible import REPO, run_playbook
+
+pytestmark = pytest.mark.slow
+
+LAB = [sys.executable, str(REPO / "tests/lab/lab.py")]
+NODES = ["mmha-lab-app-01", "mmha-lab-app-02"]
+INVENTORY = ["-i", "inventories/local"]
+
+
+def lab_env():
+    sys.path.insert(0, str(REPO / "tests/lab"))
+    import lab
+
+    return lab.lab_env()
+
+
+def podman_exec(container, *argv):
+    env = dict(os.environ, CONTAINERS_CONF=str(REPO / "tests/images/containers.conf"))
+    return subprocess.run(["podman", "exec", container, *argv], check=True, capture_output=True, text=True,
+                          env=env).stdout
+
+
+def client(service):
+    env = lab_env()
+    return boto3.client(service, endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
+                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+
+
+@pytest.fixture(scope="module")
+def lab():
+    subprocess.run([*LAB, "up"], check=True, cwd=REPO)
+    yield lab_env()
+    subprocess.run([*LAB, "down"], check=True, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def first_run(lab):
+    return run_playbook("site.yml", *INVENTORY, env=lab)
+
+
+def test_site_converges_on_the_lab(first_run):
+    assert first_run.failed == 0
+    assert set(first_run.recap) >= {"localhost", "Mattermost-App-01", "Mattermost-App-02"}
+    # The summary names the stand-in when the real release could not be had.
+    release = json.loads((REPO / ".lab/release/release.json").read_text())
+    if release["source"] == "stand-in":
+        assert "STAND-IN" in first_run.output
+
+
+def test_second_run_changes_nothing(lab, first_run):
+    second = run_playbook("site.yml", *INVENTORY, env=lab)
+    assert second.failed == 0
+    assert second.changed == 0, second.recap
+
+
+def test_both_nodes_answer_ping_and_see_each_other(first_run):
+    for node in NODES:
+        ping = json.loads(podman_exec(node, "curl", "-sf", "http://localhost:8065/api/v4/system/ping"))
+        assert ping["status"] == "OK"
+        status = json.loads(podman_exec(node, "curl", "-sf", "--unix-socket", "/var/tmp/mattermost_local.socket",
+                                        "http://localhost/api/v4/cluster/status"))
+        assert len(status) == 2, status
+
+
+def test_one_active_configuration_in_the_writer(first_run):
+    out = podman_exec("mmha-lab-db-writer", "runuser", "-u", "postgres", "--", "psql", "-XAt", "-d", "mattermost",
+                      "-c", "SELECT count(*) FROM configurations WHERE active")
+    assert out.strip() == "1"
+
+
+def test_the_app_instances_are_in_the_target_group(first_run):
+    elbv2 = client("elbv2")
+    [group] = elbv2.describe_target_groups(Names=["Mattermost-Targets"])["TargetGroups"]
+    targets = elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]
+    assert len(targets) == 2
+
+
+def test_teardown_leaves_nothing_of_the_deployment(lab, first_run):
+    run_playbook("playbooks/teardown.yml", *INVENTORY, env=lab)
+    deployment = [{"Name": "tag:mattermost-ha:deployment", "Values": ["Mattermost"]}]
+    ec2 = client("ec2")
+    assert ec2.describe_vpcs(Filters=deployment)["Vpcs"] == []
+    running = ec2.describe_instances(Filters=deployment + [
+        {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])
+    assert running["Reservations"] == []
+    assert ec2.describe_addresses(Filters=deployment)["Addresses"] == []
+    assert client("rds").describe_db_clusters()["DBClusters"] == []
+    assert client("elbv2").describe_load_balancers()["LoadBalancers"] == []
+    assert [b["Name"] for b in client("s3").list_buckets()["Buckets"] if "mattermost" in b["Name"]] == []
+
+
+def test_lab_down_removes_the_containers(lab, first_run):
+    subprocess.run([*LAB, "down"], check=True, cwd=REPO)
+    env = dict(os.environ, CONTAINERS_CONF=str(REPO / "tests/images/containers.conf"))
+    names = subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], check=True, capture_output=True,
+                           text=True, env=env).stdout.split()
+    assert [n for n in names if n.startswith("mmha-lab-")] == []
+    assert not Path(REPO / ".lab/moto.pid").exists()
