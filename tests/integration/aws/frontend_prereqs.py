@@ -43,6 +43,21 @@ def create_prerequisites(aws, name="Mattermost"):
     }
 
 
+# Issue 5's inputs for a run against moto, with the switches for what moto cannot store.
+EMULATOR_FRONTEND_VARS = {
+    "mattermost_ha_site_domain": "chat.example.com",
+    "mattermost_ha_db_password": "Lab-Passw0rd!#",
+    # moto does not store Performance Insights (reports it off on every read): the lab
+    # leaves it off so a second run can be idempotent; AWS runs keep the default on.
+    "mattermost_ha_db_performance_insights": False,
+    # moto cannot modify private DNS name options: the lab keeps the AWS default, so the
+    # module only reads there (resource-name is covered by the Stubber tests).
+    "mattermost_ha_app_hostname_type": "ip-name",
+    # moto's Aurora parameter groups know no rds.* parameters (AWS's default is already 1).
+    "mattermost_ha_db_cluster_parameters": [],
+}
+
+
 def lab_vars(aws, prereqs, zone="", records_file=None, **extra):
     """The -e variables of a local-lab run: prerequisites, site, secrets and the lab switches."""
     values = dict(prereqs)
@@ -50,17 +65,8 @@ def lab_vars(aws, prereqs, zone="", records_file=None, **extra):
         mattermost_ha_name="Mattermost",
         mattermost_ha_region=aws.region,
         mattermost_ha_aws_endpoint_url=aws.server.url,
-        mattermost_ha_site_domain="chat.example.com",
         mattermost_ha_route53_zone=zone,
-        mattermost_ha_db_password="Lab-Passw0rd!#",
-        # moto does not store Performance Insights (reports it off on every read): the lab
-        # leaves it off so a second run can be idempotent; AWS runs keep the default on.
-        mattermost_ha_db_performance_insights=False,
-        # moto cannot modify private DNS name options: the lab keeps the AWS default, so the
-        # module only reads there (resource-name is covered by the Stubber tests).
-        mattermost_ha_app_hostname_type="ip-name",
-        # moto's Aurora parameter groups know no rds.* parameters (AWS's default is already 1).
-        mattermost_ha_db_cluster_parameters=[],
+        **EMULATOR_FRONTEND_VARS,
         mattermost_ha_certificate_records_file=str(records_file or Path(tempfile.mkdtemp()) / "records.csv"),
     )
     values.update(extra)

@@ -12,6 +12,7 @@ import json
 
 import boto3
 import pytest
+from frontend_prereqs import EMULATOR_FRONTEND_VARS
 from harness.ansible import run_playbook
 
 pytestmark = pytest.mark.slow
@@ -27,12 +28,7 @@ VARS = {
     "mattermost_ha_admin_cidrs": ["203.0.113.0/24"],
     "mattermost_ha_tags": {"Environment": "test"},
     "mattermost_ha_instance_connect_endpoint": False,
-    # Issue 5's inputs, with the switches for what moto cannot store (frontend_prereqs.lab_vars).
-    "mattermost_ha_site_domain": "chat.example.com",
-    "mattermost_ha_db_password": "Lab-Passw0rd!#",
-    "mattermost_ha_db_performance_insights": False,
-    "mattermost_ha_app_hostname_type": "ip-name",
-    "mattermost_ha_db_cluster_parameters": [],
+    **EMULATOR_FRONTEND_VARS,
     "mattermost_ha_certificate_records_file": "/tmp/mattermost-ha-test-provision-records.csv",
 }
 

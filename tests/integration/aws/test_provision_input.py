@@ -5,6 +5,7 @@ import json
 import re
 
 import pytest
+from frontend_prereqs import EMULATOR_FRONTEND_VARS
 from harness.ansible import run_playbook
 
 pytestmark = pytest.mark.slow
@@ -12,11 +13,7 @@ pytestmark = pytest.mark.slow
 BASE = {
     "mattermost_ha_region": "us-west-1",
     "mattermost_ha_instance_connect_endpoint": False,
-    "mattermost_ha_site_domain": "chat.example.com",
-    "mattermost_ha_db_password": "Lab-Passw0rd!#",
-    "mattermost_ha_db_performance_insights": False,
-    "mattermost_ha_app_hostname_type": "ip-name",
-    "mattermost_ha_db_cluster_parameters": [],
+    **EMULATOR_FRONTEND_VARS,
     "mattermost_ha_certificate_records_file": "/tmp/mattermost-ha-test-input-records.csv",
 }
 
