@@ -17,9 +17,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests/integration/aws")]
 
-from conftest import AwsAccount  # noqa: E402
 from frontend_prereqs import create_prerequisites, lab_vars, write_vars  # noqa: E402
 from harness.ansible import run_playbook  # noqa: E402
+from harness.aws import AwsAccount  # noqa: E402
 from harness.moto_server import MotoServer  # noqa: E402
 
 PLAYBOOK = "tests/integration/aws/playbooks/frontend.yml"
