@@ -12,7 +12,10 @@ export MOLECULE_GLOB := molecule/*/molecule.yml
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k network"`.
 PYTEST_ARGS ?=
 
-APT_PACKAGES := podman runc mmdebstrap uidmap postgresql-15 postgresql-client-15 openssl git make
+# podman's CNI backend (tests/images/containers.conf selects it) resolves container names on a
+# network only with the dnsname plugin; --no-install-recommends would not bring it.
+APT_PACKAGES := podman runc mmdebstrap uidmap golang-github-containernetworking-plugin-dnsname \
+  postgresql-15 postgresql-client-15 openssl git make
 
 .PHONY: help setup system-packages venv images demo demo-down test lint pytest molecule sanity build clean
 
@@ -38,10 +41,15 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install -q -r requirements.txt
 	touch $@
 
+# Build (or find cached) the images, then prove that containers on a fresh network resolve
+# each other by name: the lab and every scenario need it, so stop here if they cannot.
 images: setup
 	tests/images/build.sh
+	tests/images/check-network.sh
 
 # The local lab (tests/lab/lab.py): moto for AWS, podman systemd containers for the hosts.
+# A lab that fails while coming up takes itself down (lab.py). A failed site.yml leaves the
+# lab and the deployment as they are, so that a second `make demo` finishes the job.
 demo: setup images
 	python tests/lab/lab.py up
 	eval "$$(python tests/lab/lab.py env)" && ansible-playbook -i inventories/local site.yml

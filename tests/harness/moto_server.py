@@ -42,7 +42,11 @@ class MotoServer:
             stderr=subprocess.STDOUT,
             env=env,
         )
-        wait_for_port(self.port, timeout=60, proc=self.proc)
+        try:
+            wait_for_port(self.port, timeout=60, proc=self.proc)
+        except BaseException:
+            self.stop()  # a server that never answered is not left running
+            raise
         return self
 
     def reset(self):

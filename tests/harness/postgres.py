@@ -109,6 +109,14 @@ class PostgresPair:
             hba.write(f"host replication {REPLICATION_USER} 127.0.0.1/32 scram-sha-256\n")
 
     def start(self):
+        """Start both servers; if any step fails, nothing of the pair is left running."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self):
         self.base.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             pg_uid = pwd.getpwnam("postgres")

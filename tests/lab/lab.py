@@ -8,12 +8,19 @@
     lab.py env     shell exports that point AWS clients at the lab's emulator
     lab.py down    stop and remove all of it
 
+A lab that fails while coming up is taken down again before `up` exits: no containers,
+network or emulator processes are left behind. `MMHA_LAB_RELEASE_URL` points the lab at a
+release tarball of your own (a mirror of releases.mattermost.com for air-gapped machines,
+with `MMHA_LAB_RELEASE_CHECKSUM`); `up` checks that the app nodes can download the release
+before it reports the lab ready.
+
 Everything the lab runs listens on the lab network's gateway address, which both this
 machine and the containers reach; nothing listens on other interfaces. State lives in
 `.lab/` at the repository root.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -37,6 +44,13 @@ RELEASE_PORT = int(os.environ.get("MMHA_LAB_RELEASE_PORT", "4567"))
 REGION = os.environ.get("MMHA_LAB_REGION", "us-west-1")
 VERSION = os.environ.get("MMHA_LAB_MATTERMOST_VERSION", "11.7.9")
 RELEASE_SERVER = "https://releases.mattermost.com"
+RELEASE_MIRROR = os.environ.get("MMHA_LAB_RELEASE_URL", "")
+MATTERMOST_GPG_KEY = "https://deb.packages.mattermost.com/pubkey.gpg"
+FIRST_APP_NODE = "mmha-lab-app-01"
+
+
+class LabError(Exception):
+    """A step of `up` that failed, said in one line."""
 
 
 def log(msg):
@@ -94,6 +108,8 @@ def stop_background(name):
     if pid:
         os.killpg(pid, signal.SIGTERM)
         for _ in range(50):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)  # reap it when this process started it (a failed `up`)
             if not _pid_alive(pid_file):
                 break
             time.sleep(0.1)
@@ -110,17 +126,21 @@ def release_server_reachable():
 
 
 def prepare_release():
-    """The release the lab installs, and where it came from."""
+    """The release the lab installs, and where it came from (written to release.json)."""
     release_dir = LAB_DIR / "release"
     info_file = release_dir / "release.json"
-    if info_file.exists():
-        return json.loads(info_file.read_text())
     release_dir.mkdir(parents=True, exist_ok=True)
-    if release_server_reachable():
+    if RELEASE_MIRROR:
+        log(f"MMHA_LAB_RELEASE_URL: the lab installs the release at {RELEASE_MIRROR}")
+        info = {"source": "mirror", "version": VERSION, "url": RELEASE_MIRROR,
+                "checksum": os.environ.get("MMHA_LAB_RELEASE_CHECKSUM", ""), "gpg_key": MATTERMOST_GPG_KEY}
+    elif info_file.exists() and json.loads(info_file.read_text())["source"] != "mirror":
+        return json.loads(info_file.read_text())
+    elif release_server_reachable():
         log(f"{RELEASE_SERVER} answers: the lab installs the real Mattermost {VERSION}")
         info = {"source": "real", "version": VERSION,
                 "url": f"{RELEASE_SERVER}/{VERSION}/mattermost-{VERSION}-linux-amd64.tar.gz",
-                "gpg_key": "https://deb.packages.mattermost.com/pubkey.gpg"}
+                "gpg_key": MATTERMOST_GPG_KEY}
     else:
         log(f"{RELEASE_SERVER} cannot be reached from this machine: the lab installs the tests' "
             "Mattermost STAND-IN (tests/mattermost_standin), not the real server")
@@ -138,17 +158,46 @@ def prepare_release():
     return info
 
 
+def check_release_download(release):
+    """The app nodes must be able to fetch the release, as the deployment will."""
+    probe = subprocess.run(
+        ["podman", "exec", FIRST_APP_NODE, "curl", "-sS", "-o", "/dev/null", "-r", "0-0", "--max-time", "30",
+         "-f", release["url"]],
+        capture_output=True, text=True, env=dict(os.environ, **lab_env()),
+    )
+    if probe.returncode != 0:
+        raise LabError(f"{FIRST_APP_NODE} cannot download the Mattermost release {release['url']}: "
+                       f"{probe.stderr.strip() or f'curl exited with {probe.returncode}'}")
+
+
 def run_playbook(playbook, extra_vars):
     env = dict(os.environ, **lab_env())
-    subprocess.run(
+    result = subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), str(REPO / playbook),
          "-i", str(REPO / "inventories/local/hosts.yml"), "-e", json.dumps(extra_vars)],
-        check=True, env=env, cwd=REPO,
+        env=env, cwd=REPO,
     )
+    if result.returncode != 0:
+        raise LabError(f"{playbook} failed (exit {result.returncode}; its output is above)")
 
 
 def up(args):
+    """Bring the lab up; if any step fails, take down whatever of it had started."""
     LAB_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        _up(args)
+    except BaseException as exc:
+        reason = exc if isinstance(exc, LabError) else f"{type(exc).__name__}: {exc}"
+        log(f"up failed: {reason}")
+        log("taking the partial lab down (containers, network, emulator)")
+        try:
+            down(args)
+        except LabError as down_error:
+            log(f"down failed too: {down_error}")
+        raise SystemExit(f"lab: up failed: {reason}") from None
+
+
+def _up(args):
     run_playbook("tests/lab/hosts.yml", {"lab_network": NETWORK, "lab_subnet": SUBNET,
                                          "lab_app_count": args.app_count, "lab_state": "present"})
     moto = Path(sys.executable).parent / "moto_server"
@@ -158,6 +207,7 @@ def up(args):
     if release["source"] == "stand-in":
         start_background("release-http", [sys.executable, "-m", "http.server", str(RELEASE_PORT), "--bind", GATEWAY,
                                           "--directory", str(LAB_DIR / "release")], RELEASE_PORT)
+    check_release_download(release)
     log(f"up: emulator http://{GATEWAY}:{MOTO_PORT}, Mattermost {release['version']} ({release['source']})")
 
 
