@@ -62,7 +62,11 @@ def populate(server, total):
 
     # /20 subnets: room for 2,000 instances (a /24 holds 251).
     ec2 = client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    # The deployment's VPC carries its tag, as provisioning makes it (the plugin trusts no other).
+    vpc = ec2.create_vpc(
+        CidrBlock="10.0.0.0/16",
+        TagSpecifications=[{"ResourceType": "vpc", "Tags": tags({DEPLOYMENT_TAG: "Demo"})}],
+    )["Vpc"]["VpcId"]
     subnets = {
         f"{REGION}{zone}": ec2.create_subnet(
             VpcId=vpc, CidrBlock=f"10.0.{16 * index}.0/20", AvailabilityZone=f"{REGION}{zone}"

@@ -29,19 +29,27 @@ description:
     C(mattermost_ha_private_ip), C(mattermost_ha_private_dns_name), C(mattermost_ha_instance_type),
     C(mattermost_ha_instance_tags) and the connection variables chosen by O(connection).
   - Instances whose C(mattermost-ha:role) tag is set to something other than C(app) are left out.
+  - A tag alone is not trusted. Everything is taken from the deployment's VPC only - the one VPC
+    tagged with the deployment (the VPC the collection's provisioning creates) or O(vpc_id).
+    Instances, Aurora clusters and load balancers carrying the tag elsewhere are left out, and a
+    warning names them. More than one tagged VPC, Aurora cluster or Application Load Balancer in
+    it is an error that names each of them, since the database and the admin credentials go to
+    the hosts this inventory returns.
   - Credentials, regions, O(endpoint_url), O(assume_role_arn) and caching behave as in
     P(amazon.aws.aws_ec2#inventory), on which this plugin's base class is shared.
   - The inventory file is a YAML configuration file and must end with C(aws_mattermost.yml) or
     C(aws_mattermost.yaml), for example C(production.aws_mattermost.yml).
 notes:
-  - Permissions needed - C(ec2:DescribeInstances), C(tag:GetResources), C(rds:DescribeDBClusters),
-    C(rds:DescribeDBInstances) and C(elasticloadbalancing:DescribeLoadBalancers);
+  - Permissions needed - C(ec2:DescribeInstances), C(ec2:DescribeVpcs), C(tag:GetResources),
+    C(rds:DescribeDBClusters), C(rds:DescribeDBSubnetGroups), C(rds:DescribeDBInstances) and
+    C(elasticloadbalancing:DescribeLoadBalancers);
     C(s3:GetBucketLocation) only when several file-store buckets are tagged with the deployment;
     C(ec2:DescribeRegions) only when no region is configured.
   - The AWS API calls made on a cold run with one region are - one C(DescribeInstances)
     filtered server-side by the deployment tag and the C(running) state, and, only when
-    instances were found, one C(GetResources), one C(DescribeDBClusters), one
-    C(DescribeDBInstances) and one C(DescribeLoadBalancers). With O(cache) enabled and a fresh
+    instances were found, one C(DescribeVpcs), one C(GetResources), one C(DescribeDBClusters)
+    and one C(DescribeDBSubnetGroups) per tagged cluster, one C(DescribeDBInstances) and one
+    C(DescribeLoadBalancers). With O(cache) enabled and a fresh
     cache, none. All clients come from one boto3 session.
   - The file-store bucket's region is the region it was found in (C(GetResources) lists the
     buckets located in the region asked); only when several buckets are tagged with the
@@ -123,6 +131,12 @@ options:
       - S3 bucket that P(amazon.aws.aws_ssm#connection) uses to transfer files, set as
         C(ansible_aws_ssm_bucket_name) with O(connection=ssm).
       - Use a bucket of its own, not the Mattermost file store.
+    type: str
+  vpc_id:
+    description:
+      - ID of the deployment's VPC. Only instances, Aurora clusters and load balancers in it are taken.
+      - If not set, the VPC is the one tagged C(mattermost-ha:deployment=<deployment>) in the
+        instances' region; the inventory fails when no VPC or more than one carries the tag.
     type: str
   file_store_bucket:
     description:
@@ -227,6 +241,7 @@ def instance_record(instance, region):
         "public_ip": instance.get("PublicIpAddress") or "",
         "public_dns_name": instance.get("PublicDnsName") or "",
         "instance_type": instance.get("InstanceType", ""),
+        "vpc_id": instance.get("VpcId") or "",
         "tags": boto3_tag_list_to_ansible_dict(instance.get("Tags", [])),
     }
 
@@ -391,8 +406,23 @@ def _get_resources(client, tag_filters, resource_types):
 
 
 @AWSRetry.jittered_backoff()
+def _describe_vpcs(client, filters):
+    return client.describe_vpcs(Filters=filters)["Vpcs"]
+
+
+@AWSRetry.jittered_backoff()
 def _describe_db_cluster(client, identifier):
     return client.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
+
+
+@AWSRetry.jittered_backoff()
+def _db_subnet_group_vpc(client, name):
+    try:
+        return client.describe_db_subnet_groups(DBSubnetGroupName=name)["DBSubnetGroups"][0]["VpcId"]
+    except botocore.exceptions.ClientError as e:
+        if e.response["Error"]["Code"] == "DBSubnetGroupNotFoundFault":
+            return None
+        raise
 
 
 @AWSRetry.jittered_backoff()
@@ -403,8 +433,8 @@ def _describe_cluster_instances(client, cluster_id):
 
 
 @AWSRetry.jittered_backoff()
-def _describe_load_balancer(client, arn):
-    return client.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]
+def _describe_load_balancers(client, arns):
+    return client.describe_load_balancers(LoadBalancerArns=arns)["LoadBalancers"]
 
 
 @AWSRetry.jittered_backoff()
@@ -422,6 +452,7 @@ class InventoryModule(AWSInventoryBase):
             "deployment",
             "file_store_bucket",
             "ssm_bucket_name",
+            "vpc_id",
         )
 
     def __init__(self):
@@ -481,8 +512,37 @@ class InventoryModule(AWSInventoryBase):
                 records.extend(instance_record(i, region) for i in reservation["Instances"])
         return sorted((r for r in records if is_app_instance(r)), key=lambda r: r["instance_id"])
 
-    def _discover_deployment(self, deployment, region):
-        """Deployment-wide variables, from the resources tagged with the deployment in region."""
+    def _deployment_vpc(self, deployment, regions):
+        """(VPC ID, region) of the deployment: O(vpc_id), else the one VPC tagged with the deployment."""
+        configured = self.get_option("vpc_id")
+        if configured:
+            filters, what = [{"Name": "vpc-id", "Values": [configured]}], f"vpc_id {configured}"
+        else:
+            filters = [{"Name": f"tag:{DEPLOYMENT_TAG}", "Values": [deployment]}]
+            what = f"{DEPLOYMENT_TAG}={deployment}"
+        found = []
+        for region in regions:
+            try:
+                vpcs = _describe_vpcs(self.client("ec2", region=region), filters)
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+                self.fail_aws(f"Failed to describe the VPCs of {deployment} in {region}", exception=e)
+            found.extend((vpc["VpcId"], region) for vpc in vpcs)
+        if not found:
+            self.fail_aws(
+                f"aws_mattermost: no VPC found for {what} in {', '.join(regions)}, where instances of {deployment} "
+                "run; the inventory takes hosts from the deployment's VPC only (set vpc_id for a VPC without the tag)"
+            )
+        if len(found) > 1:
+            several = " in several regions" if len({region for _vpc, region in found}) > 1 else ""
+            self.fail_aws(
+                f"aws_mattermost: more than one VPC is tagged {DEPLOYMENT_TAG}={deployment}{several}: "
+                f"{', '.join(f'{vpc} ({region})' for vpc, region in found)}; remove the tag from the VPCs that are "
+                "not the deployment's, or set vpc_id"
+            )
+        return found[0]
+
+    def _discover_deployment(self, deployment, region, vpc_id):
+        """Deployment-wide variables, from the resources tagged with the deployment in its VPC."""
         found = {"mattermost_ha_deployment": deployment, "mattermost_ha_region": region}
         tagging = self.client("resourcegroupstaggingapi", region=region)
         try:
@@ -491,43 +551,69 @@ class InventoryModule(AWSInventoryBase):
             self.fail_aws(f"Failed to find the resources tagged {DEPLOYMENT_TAG}={deployment} in {region}", exception=e)
         resources = classify_resources(mappings.get("ResourceTagMappingList", []))
 
-        found.update(self._discover_database(resources["clusters"], deployment, region))
-        found.update(self._discover_load_balancer(resources["load_balancers"], deployment, region))
+        found.update(self._discover_database(resources["clusters"], deployment, region, vpc_id))
+        found.update(self._discover_load_balancer(resources["load_balancers"], deployment, region, vpc_id))
         found.update(self._discover_bucket(resources["buckets"], deployment, region))
         return found
 
-    def _pick(self, items, what, deployment):
-        if not items:
-            self.warn(f"aws_mattermost: no {what} tagged {DEPLOYMENT_TAG}={deployment} found")
+    def _only_one_in_vpc(self, candidates, vpc_of, what, deployment, vpc_id):
+        """The one candidate (an ARN) in the deployment's VPC; the others are warned about or refused."""
+        outside = [arn for arn in candidates if vpc_of[arn] != vpc_id]
+        if outside:
+            self.warn(
+                f"aws_mattermost: left out {what}s tagged {DEPLOYMENT_TAG}={deployment} outside the deployment's "
+                f"VPC {vpc_id}: {', '.join(outside)}"
+            )
+        inside = [arn for arn in candidates if vpc_of[arn] == vpc_id]
+        if len(inside) > 1:
+            self.fail_aws(
+                f"aws_mattermost: {len(inside)} {what}s are tagged {DEPLOYMENT_TAG}={deployment} in its VPC {vpc_id}: "
+                f"{', '.join(inside)}; a deployment has one: remove the tag from the others"
+            )
+        if not inside:
+            self.warn(f"aws_mattermost: no {what} tagged {DEPLOYMENT_TAG}={deployment} found in its VPC {vpc_id}")
             return None
-        if len(items) > 1:
-            self.warn(f"aws_mattermost: {len(items)} {what}s tagged {DEPLOYMENT_TAG}={deployment}; using {items[0][0]}")
-        return items[0][0]
+        return inside[0]
 
-    def _discover_database(self, clusters, deployment, region):
-        arn = self._pick(clusters, "Aurora cluster", deployment)
-        if arn is None:
+    def _discover_database(self, clusters, deployment, region, vpc_id):
+        if not clusters:
+            self.warn(f"aws_mattermost: no Aurora cluster tagged {DEPLOYMENT_TAG}={deployment} found")
             return {}
         rds = self.client("rds", region=region)
         try:
-            cluster = _describe_db_cluster(rds, arn)
-            instances = _describe_cluster_instances(rds, cluster["DBClusterIdentifier"])
+            described = {arn: _describe_db_cluster(rds, arn) for arn, _tags in clusters}
+            vpc_of = {arn: _db_subnet_group_vpc(rds, c.get("DBSubnetGroup", "")) for arn, c in described.items()}
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            self.fail_aws(f"Failed to describe the Aurora cluster {arn}", exception=e)
-        return database_endpoints(cluster, instances)
-
-    def _discover_load_balancer(self, load_balancers, deployment, region):
-        arn = self._pick(load_balancers, "Application Load Balancer", deployment)
+            self.fail_aws(f"Failed to describe the Aurora clusters tagged {DEPLOYMENT_TAG}={deployment}", exception=e)
+        arn = self._only_one_in_vpc(list(described), vpc_of, "Aurora cluster", deployment, vpc_id)
         if arn is None:
             return {}
-        tags = dict(load_balancers)[arn]
+        cluster = described[arn]
         try:
-            balancer = _describe_load_balancer(self.client("elbv2", region=region), arn)
+            instances = _describe_cluster_instances(rds, cluster["DBClusterIdentifier"])
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            self.fail_aws(f"Failed to describe the load balancer {arn}", exception=e)
+            self.fail_aws(f"Failed to describe the instances of the Aurora cluster {arn}", exception=e)
+        return database_endpoints(cluster, instances)
+
+    def _discover_load_balancer(self, load_balancers, deployment, region, vpc_id):
+        if not load_balancers:
+            self.warn(f"aws_mattermost: no Application Load Balancer tagged {DEPLOYMENT_TAG}={deployment} found")
+            return {}
+        try:
+            described = _describe_load_balancers(self.client("elbv2", region=region), [a for a, _t in load_balancers])
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            self.fail_aws(f"Failed to describe the load balancers tagged {DEPLOYMENT_TAG}={deployment}", exception=e)
+        by_arn = {balancer["LoadBalancerArn"]: balancer for balancer in described}
+        vpc_of = {arn: by_arn[arn].get("VpcId") for arn in by_arn}
+        arn = self._only_one_in_vpc(
+            [a for a, _t in load_balancers if a in by_arn], vpc_of, "Application Load Balancer", deployment, vpc_id
+        )
+        if arn is None:
+            return {}
+        dns_name = by_arn[arn]["DNSName"]
         return {
-            "mattermost_ha_alb_dns_name": balancer["DNSName"],
-            "mattermost_ha_site_url": site_url(tags, balancer["DNSName"]),
+            "mattermost_ha_alb_dns_name": dns_name,
+            "mattermost_ha_site_url": site_url(dict(load_balancers)[arn], dns_name),
         }
 
     def _discover_bucket(self, buckets, deployment, region):
@@ -559,14 +645,17 @@ class InventoryModule(AWSInventoryBase):
 
     def _query(self, deployment):
         records = self._find_instances(deployment)
-        regions = sorted({r["region"] for r in records})
-        if len(regions) > 1:
-            self.fail_aws(
-                f"The instances of deployment {deployment} are in several regions ({', '.join(regions)}); "
-                "set the regions option to one of them"
+        if not records:
+            return {"instances": [], "deployment": {}}
+        vpc_id, region = self._deployment_vpc(deployment, sorted({r["region"] for r in records}))
+        outside = [r["instance_id"] for r in records if (r.get("vpc_id"), r["region"]) != (vpc_id, region)]
+        if outside:
+            self.warn(
+                f"aws_mattermost: left out instances tagged {DEPLOYMENT_TAG}={deployment} outside the deployment's "
+                f"VPC {vpc_id}: {', '.join(outside)}"
             )
-        deployment_vars = self._discover_deployment(deployment, regions[0]) if regions else {}
-        return {"instances": records, "deployment": deployment_vars}
+        records = [r for r in records if r["instance_id"] not in outside]
+        return {"instances": records, "deployment": self._discover_deployment(deployment, region, vpc_id)}
 
     # --- inventory -------------------------------------------------------------------------
 

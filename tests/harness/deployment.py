@@ -30,10 +30,11 @@ def tags(pairs):
     return [{"Key": k, "Value": v} for k, v in pairs.items()]
 
 
-def make_network(client, cidr="10.0.0.0/16"):
-    """A VPC with one subnet per zone: {zone: subnet_id}."""
+def make_network(client, cidr="10.0.0.0/16", deployment=None):
+    """A VPC with one subnet per zone: (vpc_id, {zone: subnet_id}); tagged with `deployment` if given."""
     ec2 = client("ec2")
-    vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    vpc_tags = [{"ResourceType": "vpc", "Tags": tags({DEPLOYMENT_TAG: deployment})}] if deployment else []
+    vpc = ec2.create_vpc(CidrBlock=cidr, TagSpecifications=vpc_tags)["Vpc"]["VpcId"]
     base = cidr.split(".")
     region = ec2.meta.region_name
     subnets = {}
@@ -59,12 +60,15 @@ def create_deployment(
     with_bucket=True,
     subnets=None,
 ):
-    """Create the deployment `name` through `client(service)` (boto3 clients of one region)."""
+    """Create the deployment `name` through `client(service)` (boto3 clients of one region).
+
+    Without `subnets`, in a VPC of its own tagged with the deployment, as provisioning makes it.
+    """
     ec2 = client("ec2")
     region = ec2.meta.region_name
     result = Deployment(name=name, region=region)
     if subnets is None:
-        _vpc, subnets = make_network(client)
+        _vpc, subnets = make_network(client, deployment=name)
     ami = image_id(client)
     zones = sorted(subnets)
     base = {DEPLOYMENT_TAG: name}
@@ -92,8 +96,14 @@ def create_deployment(
     if with_database:
         rds = client("rds")
         cluster_id = f"{lowered}-db"
+        rds.create_db_subnet_group(
+            DBSubnetGroupName=f"{cluster_id}-subnets",
+            DBSubnetGroupDescription=f"{name} database subnets",
+            SubnetIds=[subnets[z] for z in zones],
+        )
         rds.create_db_cluster(
             DBClusterIdentifier=cluster_id,
+            DBSubnetGroupName=f"{cluster_id}-subnets",
             Engine="aurora-postgresql",
             MasterUsername="mmuser",
             MasterUserPassword="not-a-secret-1",

@@ -69,9 +69,9 @@ def client(aws):
 def demo(aws, client):
     """The deployment "Demo", plus what must be left out: another deployment, a stopped Demo
     instance and a Demo instance with another role."""
-    _vpc, subnets = make_network(client)
+    _vpc, subnets = make_network(client, deployment="Demo")
     demo = create_deployment(client, "Demo", subnets=subnets)
-    create_deployment(client, "Other", app_count=1, site_url="https://other.example.test", subnets=subnets)
+    create_deployment(client, "Other", app_count=1, site_url="https://other.example.test")
     ec2 = client("ec2")
     ami = image_id(client)
     for name, role in (("Demo-App-03", "app"), ("Demo-Bastion", "bastion")):
@@ -313,3 +313,98 @@ def test_example_inventory_for_aws_accounts(aws, tmp_path):
     assert variables["mattermost_ha_db_writer_host"].startswith("mattermost-db.cluster-")
     assert not any(key.startswith("vault_") for key in variables)  # vault.yml.example is not loaded
     assert list((tmp_path / "cache").iterdir())
+
+
+def flat(text):
+    return " ".join(text.split())
+
+
+def run_app_instance(client, subnet_id, deployment, name):
+    return client("ec2").run_instances(
+        ImageId=image_id(client),
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        SubnetId=subnet_id,
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": tags({DEPLOYMENT_TAG: deployment, "mattermost-ha:role": "app",
+                                                      "Name": name})}
+        ],
+    )["Instances"][0]["InstanceId"]
+
+
+def test_instance_tagged_in_another_vpc_is_not_in_the_inventory(aws, client, tmp_path):
+    create_deployment(client, "Demo")
+    _vpc, elsewhere = make_network(client, cidr="10.9.0.0/16")
+    intruder = run_app_instance(client, next(iter(elsewhere.values())), "Demo", "Demo-App-09")
+
+    _rc, inventory, stderr = run_inventory(tmp_path, aws.env, {"deployment": "Demo"})
+
+    assert set(inventory["_meta"]["hostvars"]) == {"Demo-App-01", "Demo-App-02"}
+    assert intruder not in json.dumps(inventory)
+    assert "outside the deployment's VPC" in flat(stderr) and intruder in stderr
+
+
+def test_load_balancer_tagged_in_another_vpc_is_ignored(aws, client, tmp_path):
+    demo = create_deployment(client, "Demo")
+    _vpc, elsewhere = make_network(client, cidr="10.9.0.0/16")
+    stray = client("elbv2").create_load_balancer(
+        Name="Stray-ALB", Subnets=list(elsewhere.values()),
+        Tags=tags({DEPLOYMENT_TAG: "Demo", "mattermost-ha:site-url": "https://attacker.example.test"}),
+    )["LoadBalancers"][0]
+
+    _rc, inventory, stderr = run_inventory(tmp_path, aws.env, {"deployment": "Demo"})
+
+    variables = hostvars(inventory, "Demo-App-01")
+    assert variables["mattermost_ha_alb_dns_name"] == demo.alb_dns_name
+    assert variables["mattermost_ha_site_url"] == "https://chat.example.test"
+    assert stray["LoadBalancerArn"] in stderr
+
+
+def test_second_tagged_load_balancer_makes_the_inventory_fail_naming_both(aws, client, tmp_path):
+    _vpc, subnets = make_network(client, deployment="Demo")
+    create_deployment(client, "Demo", subnets=subnets)
+    elbv2 = client("elbv2")
+    second = elbv2.create_load_balancer(Name="Demo-ALB-2", Subnets=list(subnets.values()),
+                                        Tags=tags({DEPLOYMENT_TAG: "Demo"}))["LoadBalancers"][0]["LoadBalancerArn"]
+    first = elbv2.describe_load_balancers(Names=["Demo-ALB"])["LoadBalancers"][0]["LoadBalancerArn"]
+
+    returncode, _inventory, stderr = run_inventory(tmp_path, aws.env, {"deployment": "Demo"}, check=False)
+
+    assert returncode != 0
+    assert "2 Application Load Balancers are tagged mattermost-ha:deployment=Demo" in flat(stderr)
+    assert first in stderr and second in stderr
+
+
+def test_second_tagged_aurora_cluster_makes_the_inventory_fail_naming_both(aws, client, tmp_path):
+    create_deployment(client, "Demo", with_load_balancer=False, with_bucket=False)
+    rds = client("rds")
+    first = rds.describe_db_clusters(DBClusterIdentifier="demo-db")["DBClusters"][0]["DBClusterArn"]
+    second = rds.create_db_cluster(
+        DBClusterIdentifier="demo-db-copy", DBSubnetGroupName="demo-db-subnets", Engine="aurora-postgresql",
+        MasterUsername="mmuser", MasterUserPassword="not-a-secret-2", Tags=tags({DEPLOYMENT_TAG: "Demo"}),
+    )["DBCluster"]["DBClusterArn"]
+
+    returncode, _inventory, stderr = run_inventory(tmp_path, aws.env, {"deployment": "Demo"}, check=False)
+
+    assert returncode != 0
+    assert "2 Aurora clusters are tagged mattermost-ha:deployment=Demo" in flat(stderr)
+    assert first in stderr and second in stderr
+
+
+def test_two_vpcs_tagged_with_the_deployment_are_refused(aws, client, tmp_path):
+    first_vpc, subnets = make_network(client, deployment="Demo")
+    create_deployment(client, "Demo", app_count=1, with_database=False, with_load_balancer=False, with_bucket=False,
+                      subnets=subnets)
+    second_vpc, _subnets = make_network(client, cidr="10.9.0.0/16", deployment="Demo")
+
+    returncode, _inventory, stderr = run_inventory(tmp_path, aws.env, {"deployment": "Demo"}, check=False)
+    assert returncode != 0
+    assert "more than one VPC is tagged mattermost-ha:deployment=Demo" in flat(stderr)
+    assert second_vpc in stderr
+
+    # Pinned with vpc_id, the inventory takes the instances of that VPC only.
+    _rc, inventory, _err = run_inventory(tmp_path, aws.env, {"deployment": "Demo", "vpc_id": first_vpc})
+    assert hosts_of(inventory, "mattermost_app") == ["Demo-App-01"]
+    _rc, inventory, _err = run_inventory(tmp_path, aws.env, {"deployment": "Demo", "vpc_id": second_vpc})
+    assert hosts_of(inventory, "mattermost_app") == []

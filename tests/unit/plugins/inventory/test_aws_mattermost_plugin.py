@@ -14,6 +14,7 @@ def record(instance_id="i-0000000000000000a", name="Demo-App-01", zone="us-east-
         "PrivateDnsName": f"ip-{private_ip.replace('.', '-')}.ec2.internal",
         "PublicDnsName": "",
         "InstanceType": "t3.medium",
+        "VpcId": "vpc-0000000000000000a",
         "Tags": [{"Key": "Name", "Value": name}] + [{"Key": k, "Value": v} for k, v in tags.items()],
     }
     return plugin.instance_record(instance, zone[:-1])
@@ -30,6 +31,7 @@ def test_instance_record_keeps_what_the_inventory_needs():
         "public_ip": "",
         "public_dns_name": "",
         "instance_type": "t3.medium",
+        "vpc_id": "vpc-0000000000000000a",
         "tags": {"Name": "Demo-App-01", "mattermost-ha:role": "app"},
     }
 
