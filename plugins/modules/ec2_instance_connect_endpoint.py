@@ -15,7 +15,7 @@ description:
   - An existing endpoint is found by O(instance_connect_endpoint_id) or, without it, by O(subnet_id)
     (AWS allows one endpoint per VPC).
   - The subnet, security groups and O(preserve_client_ip) of an endpoint cannot be changed; when they differ
-    from the existing endpoint's, the module fails and says so instead of replacing the endpoint.
+    from the existing endpoint's, the module fails and says so, or replaces the endpoint when O(replace=true).
 author:
   - mattermost_ha.aws maintainers (@mattermost-ha)
 options:
@@ -48,6 +48,15 @@ options:
       - Whether connections reach the instances from the client's IP address instead of the endpoint's.
     type: bool
     default: false
+  replace:
+    description:
+      - When the existing endpoint's subnet, security groups or O(preserve_client_ip) differ from the ones
+        asked for, delete it and create a new one (Instance Connect sessions are unavailable for the few
+        minutes this takes; nothing is stored on an endpoint).
+      - When V(false), the module fails and names the differences.
+    type: bool
+    default: false
+    version_added: 1.1.0
   wait:
     description:
       - Wait until the endpoint is C(create-complete) (O(state=present)) or deleted (O(state=absent)).
@@ -175,29 +184,34 @@ def immutable_differences(module, endpoint):
     return differences
 
 
+def create(client, module):
+    """Create the endpoint asked for (or, in check mode, say what would be created)."""
+    params = module.params
+    if module.check_mode:
+        return {
+            "subnet_id": params["subnet_id"],
+            "security_group_ids": params["security_group_ids"],
+            "preserve_client_ip": params["preserve_client_ip"],
+            "tags": params["tags"] or {},
+        }
+    created = create_endpoint(
+        client,
+        params["subnet_id"],
+        params["security_group_ids"],
+        params["preserve_client_ip"],
+        params["tags"],
+        client_token=str(uuid.uuid4()),
+    )
+    endpoint_id = created["InstanceConnectEndpointId"]
+    if params["wait"]:
+        created = wait_for_state(client, endpoint_id, "create-complete", params["wait_timeout"])
+    return normalize_endpoint(created)
+
+
 def ensure_present(client, module, endpoint):
     params = module.params
     if endpoint is None:
-        if module.check_mode:
-            planned = {
-                "subnet_id": params["subnet_id"],
-                "security_group_ids": params["security_group_ids"],
-                "preserve_client_ip": params["preserve_client_ip"],
-                "tags": params["tags"] or {},
-            }
-            return True, None, planned
-        created = create_endpoint(
-            client,
-            params["subnet_id"],
-            params["security_group_ids"],
-            params["preserve_client_ip"],
-            params["tags"],
-            client_token=str(uuid.uuid4()),
-        )
-        endpoint_id = created["InstanceConnectEndpointId"]
-        if params["wait"]:
-            created = wait_for_state(client, endpoint_id, "create-complete", params["wait_timeout"])
-        return True, None, normalize_endpoint(created)
+        return True, None, create(client, module)
 
     if endpoint["State"] in ("create-failed", "update-failed"):
         module.fail_json(
@@ -206,6 +220,13 @@ def ensure_present(client, module, endpoint):
             instance_connect_endpoint=normalize_endpoint(endpoint),
         )
     differences = immutable_differences(module, endpoint)
+    if differences and params["replace"]:
+        before = normalize_endpoint(endpoint)
+        if not module.check_mode:
+            delete_endpoint(client, endpoint["InstanceConnectEndpointId"])
+            # A VPC has one endpoint: the new one can only be created once the old one is gone.
+            wait_for_state(client, endpoint["InstanceConnectEndpointId"], "delete-complete", params["wait_timeout"])
+        return True, before, create(client, module)
     if differences:
         module.fail_json(
             msg=f"EC2 Instance Connect Endpoint {endpoint['InstanceConnectEndpointId']} cannot be changed in place: "
@@ -253,6 +274,7 @@ def main():
         subnet_id=dict(type="str"),
         security_group_ids=dict(type="list", elements="str", default=[]),
         preserve_client_ip=dict(type="bool", default=False),
+        replace=dict(type="bool", default=False),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=600),
         tags=dict(type="dict", aliases=["resource_tags"]),

@@ -203,7 +203,6 @@ def test_security_groups_exact_rules(deployment):
         ("tcp", 8065, 8065, alb_id),
         ("tcp", 8074, 8074, app_id),
         ("udp", 8074, 8074, app_id),
-        ("-1", None, None, app_id),
         ("tcp", 22, 22, "203.0.113.0/24"),
     }
     assert rules(app, "IpPermissionsEgress") == {("-1", None, None, "0.0.0.0/0")}

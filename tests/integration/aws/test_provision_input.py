@@ -74,13 +74,13 @@ def test_check_mode_on_an_empty_account(aws):
 
 
 def test_single_nat_gateway_variant(aws):
-    """The cost option: one NAT gateway for both zones; the catch-all App rule switched off."""
+    """The cost option: one NAT gateway for both zones; the guide's catch-all App rule switched on."""
     extra = {
         **BASE,
         "mattermost_ha_name": "Chat-Test",
         "mattermost_ha_availability_zones": ["us-west-1b", "us-west-1a"],
         "mattermost_ha_single_nat_gateway": True,
-        "mattermost_ha_app_sg_allow_all_from_self": False,
+        "mattermost_ha_app_sg_allow_all_from_self": True,
         "mattermost_ha_flow_logs": False,
     }
     run_playbook("playbooks/provision.yml", "-e", json.dumps(extra), env=aws.env)
@@ -107,7 +107,7 @@ def test_single_nat_gateway_variant(aws):
         (p["IpProtocol"], p.get("FromPort")) for p in app["IpPermissions"]
         if any(g["GroupId"] == app["GroupId"] for g in p.get("UserIdGroupPairs", []))
     )
-    assert protocols_from_self == [("tcp", 8074), ("udp", 8074)]
+    assert protocols_from_self == [("-1", None), ("tcp", 8074), ("udp", 8074)]
     assert ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc["VpcId"]]}])["FlowLogs"] == []
     bucket = f"mattermost-ha-chat-test-{aws.client('sts').get_caller_identity()['Account']}-us-west-1"
     assert bucket in [b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]]

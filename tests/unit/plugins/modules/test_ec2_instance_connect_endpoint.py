@@ -175,6 +175,42 @@ def test_refuses_to_change_immutable_settings(ec2):
     assert "security_group_ids" in result["msg"] and "cannot be changed in place" in result["msg"]
 
 
+def test_replace_deletes_an_endpoint_in_other_security_groups_then_creates_one(ec2):
+    client, stubber = ec2
+    old_group = "sg-0aaaaaaaaaaaaaaaa"
+    stubber.add_response("describe_instance_connect_endpoints",
+                         {"InstanceConnectEndpoints": [endpoint(security_groups=[old_group])]}, by_subnet())
+    stubber.add_response("delete_instance_connect_endpoint",
+                         {"InstanceConnectEndpoint": endpoint("delete-in-progress", security_groups=[old_group])},
+                         {"InstanceConnectEndpointId": EICE})
+    stubber.add_response("describe_instance_connect_endpoints",
+                         {"InstanceConnectEndpoints": [endpoint("delete-complete", security_groups=[old_group])]},
+                         by_id())
+    stubber.add_response(
+        "create_instance_connect_endpoint",
+        {"InstanceConnectEndpoint": endpoint("create-in-progress"), "ClientToken": "t"},
+        {"SubnetId": SUBNET, "SecurityGroupIds": [SG], "PreserveClientIp": False, "ClientToken": ANY},
+    )
+    stubber.add_response("describe_instance_connect_endpoints",
+                         {"InstanceConnectEndpoints": [endpoint("create-complete")]}, by_id())
+
+    result = run(client, subnet_id=SUBNET, security_group_ids=[SG], replace=True, _ansible_diff=True)
+
+    assert result["changed"] is True and "failed" not in result
+    assert result["diff"]["before"]["security_group_ids"] == [old_group]
+    assert result["instance_connect_endpoint"]["security_group_ids"] == [SG]
+
+
+def test_replace_in_check_mode_makes_no_changing_call(ec2):
+    client, stubber = ec2
+    stubber.add_response("describe_instance_connect_endpoints",
+                         {"InstanceConnectEndpoints": [endpoint(security_groups=["sg-0aaaaaaaaaaaaaaaa"])]},
+                         by_subnet())
+    result = run(client, subnet_id=SUBNET, security_group_ids=[SG], replace=True, _ansible_check_mode=True)
+    assert result["changed"] is True
+    assert result["instance_connect_endpoint"]["security_group_ids"] == [SG]
+
+
 def test_fails_when_creation_fails(ec2):
     client, stubber = ec2
     stubber.add_response("describe_instance_connect_endpoints", {"InstanceConnectEndpoints": []}, by_subnet())
