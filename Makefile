@@ -55,7 +55,8 @@ demo: setup images
 	eval "$$(python tests/lab/lab.py env)" && ansible-playbook -i inventories/local site.yml
 
 demo-down: venv
-	eval "$$(python tests/lab/lab.py env)" && ansible-playbook -i inventories/local playbooks/teardown.yml
+	eval "$$(python tests/lab/lab.py env)" && ansible-playbook -i inventories/local playbooks/teardown.yml \
+	  -e mattermost_ha_teardown_confirm=Mattermost
 	python tests/lab/lab.py down
 
 lint: venv

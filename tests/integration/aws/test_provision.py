@@ -290,6 +290,21 @@ def test_check_mode_on_the_deployment_changes_nothing(deployment):
     assert run.changed == 0, run.output
 
 
+@pytest.mark.parametrize("confirmation", [None, "mattermost", "Other"])
+def test_teardown_without_the_deployment_name_as_confirmation_changes_nothing(deployment, confirmation):
+    extra = {"mattermost_ha_region": REGION, "mattermost_ha_name": NAME,
+             "mattermost_ha_site_domain": VARS["mattermost_ha_site_domain"]}
+    if confirmation is not None:
+        extra["mattermost_ha_teardown_confirm"] = confirmation
+    run = run_playbook("playbooks/teardown.yml", "-e", json.dumps(extra), env=deployment.env, check=False)
+    assert run.returncode != 0
+    assert "set mattermost_ha_teardown_confirm to the deployment's name" in " ".join(run.output.split())
+    assert run.changed == 0
+    assert [v["VpcId"] for v in deployment.client("ec2").describe_vpcs(Filters=by_deployment())["Vpcs"]] == [
+        deployment.vpc["VpcId"]]
+    assert len(deployment.client("rds").describe_db_clusters()["DBClusters"]) == 1
+
+
 def test_teardown_leaves_nothing(deployment):
     # mattermost_ha_flow_logs_kms_key=false: moto 5.2.5 answers ScheduleKeyDeletion with a
     # 500 when given a key ARN (what amazon.aws.kms_key sends), so the key is left to the
@@ -301,6 +316,7 @@ def test_teardown_leaves_nothing(deployment):
         "mattermost_ha_teardown_delete_file_store": True,
         "mattermost_ha_flow_logs_kms_key": False,
         "mattermost_ha_instance_connect_endpoint": False,
+        "mattermost_ha_teardown_confirm": NAME,
     }
     s3 = deployment.client("s3")
     # A versioned bucket with an object and a delete marker must still go. moto applies the

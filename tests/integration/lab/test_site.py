@@ -101,7 +101,7 @@ def test_the_app_instances_are_in_the_target_group(first_run):
 
 
 def test_teardown_leaves_nothing_of_the_deployment(lab, first_run):
-    run_playbook("playbooks/teardown.yml", *INVENTORY, env=lab)
+    run_playbook("playbooks/teardown.yml", *INVENTORY, "-e", "mattermost_ha_teardown_confirm=Mattermost", env=lab)
     deployment = [{"Name": "tag:mattermost-ha:deployment", "Values": ["Mattermost"]}]
     ec2 = client("ec2")
     assert ec2.describe_vpcs(Filters=deployment)["Vpcs"] == []
