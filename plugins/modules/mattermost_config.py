@@ -19,7 +19,7 @@ description:
   - With O(local_socket), works on the configuration the server runs instead, through its local-mode
     API. Once the configuration is in the database that is the only place a setting takes effect.
     O(apply=patch) sends the changed settings, and only those, with C(PUT /api/v4/config/patch) (the
-    server saves them in its configuration store: once per cluster when that is the database);
+    server saves them in its configuration store, once per cluster when that is the database);
     O(apply=reload) makes this node reload its configuration from the store (C(POST /api/v4/config/reload))
     when what it runs differs from the settings, and fails if it still differs afterwards.
   - Checks every key against the configuration of the installed version (O(defaults_path), or the
@@ -42,7 +42,6 @@ options:
         C(GET /api/v4/config) there and changes the running configuration as O(apply) says.
       - File attributes (O(owner), O(mode), ...) and O(backup) do not apply.
     type: path
-    version_added: 0.2.0
   apply:
     description:
       - With O(local_socket), V(patch) saves the changed settings with C(PUT /api/v4/config/patch);
@@ -50,7 +49,6 @@ options:
     type: str
     choices: [patch, reload]
     default: patch
-    version_added: 0.2.0
   settings:
     description:
       - Settings to merge, nested like C(config.json), for example a dictionary with the key C(ServiceSettings)
@@ -99,7 +97,7 @@ attributes:
     description: Any POSIX host.
 notes:
   - Once the configuration lives in the database (C(MM_CONFIG) set to a DSN), the server no
-    longer reads this file: use O(local_socket).
+    longer reads this file; use O(local_socket).
   - Versions whose C(GET /api/v4/config) hides secrets (shown as 32 asterisks) cannot be compared on those
     settings; they are returned in RV(hidden_keys) and left as they are.
 """
