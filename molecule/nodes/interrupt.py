@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run a command and SIGKILL its whole process group once a marker line has been printed.
 
-    interrupt.py --marker 'TASK [... : Run mmctl config migrate' --delay 0.5 -- ansible-playbook ...
+    interrupt.py --marker 'TASK [... : Ask the server to copy config.json into the database' --delay 0.5 -- ansible-playbook ...
 
 Exit status 0 when the command was killed at the marker, 1 when it ended without printing it.
 """

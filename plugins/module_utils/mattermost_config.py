@@ -114,3 +114,56 @@ def leaf_strings(data):
             yield from leaf_strings(value)
     elif isinstance(data, str):
         yield data
+
+
+# What GET /api/v4/config shows instead of a secret on versions that sanitize it (model.FakeSetting).
+FAKE_SETTING = "********************************"
+
+# Settings the server reads only at start: a change needs a restart of every node, where a
+# config reload is enough for the others. Prefixes of dotted paths.
+RESTART_SETTINGS = (
+    "ClusterSettings.",
+    "SqlSettings.",
+    "ServiceSettings.ListenAddress",
+    "ServiceSettings.EnableLocalMode",
+    "ServiceSettings.LocalModeSocketLocation",
+    "ServiceSettings.ConnectionSecurity",
+    "ServiceSettings.TLSCertFile",
+    "ServiceSettings.TLSKeyFile",
+    "ServiceSettings.LicenseFileLocation",
+    "MetricsSettings.ListenAddress",
+)
+
+
+def needs_restart(path):
+    return any(path == prefix or path.startswith(prefix) for prefix in RESTART_SETTINGS)
+
+
+def _get_path(data, path):
+    for part in path.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def hidden_paths(current, merged, paths):
+    """The changed paths whose current value the server hid (FakeSetting): they cannot be compared."""
+    out = []
+    for path in paths:
+        value = _get_path(current, path)
+        if value == FAKE_SETTING or (isinstance(value, list) and value and all(v == FAKE_SETTING for v in value)):
+            out.append(path)
+    return out
+
+
+def patch_for(merged, paths):
+    """The part of ``merged`` holding ``paths`` (the body of PUT /api/v4/config/patch)."""
+    patch = {}
+    for path in paths:
+        parts = path.split(".")
+        node = patch
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = copy.deepcopy(_get_path(merged, path))
+    return patch

@@ -6,10 +6,13 @@
 - ``mmctl(install_dir, *args, socket=...)``: run ``bin/mmctl``.
 - ``configure(install_dir, tmp_path, datasource, **sections)``: free ports, private socket, DataSource.
 - ``pg_dsn(host, port, user, password, dbname)``: a DataSource with user and password percent-encoded.
+- ``api(target, method, path, body=None, token=None)``: one API request to a local-mode socket
+  (a path) or a TCP port (an int); returns (status, JSON body or None, headers).
 """
 
 import contextlib
 import functools
+import http.client
 import http.server
 import json
 import os
@@ -47,6 +50,34 @@ def pg_dsn(host, port, user, password, dbname, sslmode="require", extra="connect
     quote = functools.partial(urllib.parse.quote, safe="")
     query = f"sslmode={sslmode}" + (f"&{extra}" if extra else "")
     return f"postgres://{quote(user)}:{quote(password)}@{host}:{port}/{quote(dbname)}?{query}"
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=10)
+        self.socket_path = str(path)
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.socket_path)
+
+
+def api(target, method, path, body=None, token=None):
+    conn = (http.client.HTTPConnection("127.0.0.1", target, timeout=10) if isinstance(target, int)
+            else _UnixConnection(target))
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    try:
+        conn.request(method, "/api/v4" + path, body=data, headers=headers)
+        response = conn.getresponse()
+        raw = response.read()
+    finally:
+        conn.close()
+    return response.status, json.loads(raw) if raw else None, dict(response.getheaders())
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

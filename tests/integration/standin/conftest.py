@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from mattermost_standin.build_release import DEFAULT_VERSION, build_release
-from mattermost_standin.fixtures import free_port, install_release, pg_dsn
+from mattermost_standin.fixtures import MattermostProcess, configure, free_port, install_release, mmctl, pg_dsn
 
 # Every character the issue names, plus the two that break shell quoting.
 NASTY_PASSWORD = "p@ss:w/rd?x#y&z=1 two!'three"
@@ -115,3 +115,32 @@ def db_proxy(database):
 @pytest.fixture
 def installed(release, tmp_path):
     return install_release(release, tmp_path / "node")
+
+
+@pytest.fixture
+def two_nodes_on_the_database(release, tmp_path, database):
+    """Two nodes running from one database config store (migrated from node a's config.json).
+
+    Yields [(install dir, socket path, HTTP port)] of both.
+    """
+    nodes = []
+    for name in ("a", "b"):
+        install = install_release(release, tmp_path / name)
+        port, socket_path = configure(install, tmp_path, database.dsn())
+        nodes.append((install, port, socket_path))
+    install_a, port_a, sock_a = nodes[0]
+    first = MattermostProcess(install_a).start(port_a)
+    try:
+        migrated = mmctl(install_a, "--local", "config", "migrate", str(install_a / "config" / "config.json"),
+                         database.dsn(), socket_path=sock_a)
+        assert migrated.returncode == 0, migrated.stderr
+    finally:
+        assert first.stop() == 0
+    servers = []
+    for install, port, socket_path in nodes:
+        env = {"MM_CONFIG": database.dsn(), "MM_SERVICESETTINGS_LISTENADDRESS": f"127.0.0.1:{port}",
+               "MM_SERVICESETTINGS_LOCALMODESOCKETLOCATION": str(socket_path)}
+        servers.append(MattermostProcess(install, env=env).start(port))
+    yield [(install, socket_path, port) for install, port, socket_path in nodes]
+    for server in servers:
+        assert server.stop() == 0

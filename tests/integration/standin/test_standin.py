@@ -13,6 +13,7 @@ import pytest
 from mattermost_standin.build_release import build_release, write_test_license
 from mattermost_standin.fixtures import (
     MattermostProcess,
+    api,
     configure,
     free_port,
     free_port_both,
@@ -330,11 +331,25 @@ def _cluster_node(release, tmp_path, database, name, gossip_port, env=None):
     return install, port, socket_path, server
 
 
-def _cluster_status(install, socket_path):
-    result = subprocess.run(
-        ["curl", "-sS", "--unix-socket", str(socket_path), "http://localhost/api/v4/cluster/status"],
-        capture_output=True, text=True, check=True)
-    return json.loads(result.stdout)
+ADMIN = {"username": "admin", "email": "admin@example.com", "password": "Sup3r-secret!"}
+
+
+def _admin_token(socket_path, port):
+    """Create the system admin through the socket (once), log in over TCP; the session token."""
+    status, user, _ = api(socket_path, "GET", "/users/username/admin")
+    if status == 404:
+        status, user, _ = api(socket_path, "POST", "/users", ADMIN)
+        assert status == 201, user
+        assert api(socket_path, "PUT", f"/users/{user['id']}/roles", {"roles": "system_user system_admin"})[0] == 200
+    status, _, headers = api(port, "POST", "/users/login", {"login_id": "admin", "password": ADMIN["password"]})
+    assert status == 200
+    return headers["Token"]
+
+
+def _cluster_status(socket_path, port):
+    status, body, _ = api(port, "GET", "/cluster/status", token=_admin_token(socket_path, port))
+    assert status == 200, body
+    return body
 
 
 def test_two_nodes_see_each_other_only_when_licensed(release, tmp_path, database):
@@ -344,8 +359,8 @@ def test_two_nodes_see_each_other_only_when_licensed(release, tmp_path, database
     node_a.start(port_a)
     node_b.start(port_b)
     try:
-        assert _cluster_status(install_a, sock_a) == []
-        assert _cluster_status(install_b, sock_b) == []
+        assert _cluster_status(sock_a, port_a) == []
+        assert _cluster_status(sock_b, port_b) == []
         assert any("Clustering can't be enabled without a valid license" in line["msg"]
                    for line in node_a.log_lines())
         assert database.query("SELECT count(*) FROM clusterdiscovery")[0][0] == 0
@@ -360,11 +375,14 @@ def test_two_nodes_see_each_other_only_when_licensed(release, tmp_path, database
         node_b.start(port_b)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            status_a, status_b = _cluster_status(install_a, sock_a), _cluster_status(install_b, sock_b)
+            status_a, status_b = _cluster_status(sock_a, port_a), _cluster_status(sock_b, port_b)
             if len(status_a) == 2 and len(status_b) == 2:
                 break
             time.sleep(0.3)
         assert {n["ipaddress"] for n in status_a} == {f"127.0.0.1:{gossip_a}", f"127.0.0.1:{gossip_b}"}
+        rows = database.query("SELECT type, clustername, hostname, gossipport FROM clusterdiscovery")
+        assert sorted(rows) == sorted([("mattermost_app", "standin-test", "127.0.0.1", gossip_a),
+                                       ("mattermost_app", "standin-test", "127.0.0.1", gossip_b)])
         assert {n["id"] for n in status_a} == {n["id"] for n in status_b}
         assert all(n["version"] == "11.7.9" for n in status_a)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
@@ -379,7 +397,7 @@ def test_two_nodes_see_each_other_only_when_licensed(release, tmp_path, database
 
         # A node that stops leaves the others' view.
         assert node_b.stop() == 0
-        assert [n["ipaddress"] for n in _cluster_status(install_a, sock_a)] == [f"127.0.0.1:{gossip_a}"]
+        assert [n["ipaddress"] for n in _cluster_status(sock_a, port_a)] == [f"127.0.0.1:{gossip_a}"]
     finally:
         node_a.stop()
         node_b.stop()
@@ -432,3 +450,78 @@ def test_shared_fixtures_serve_the_default_release(mattermost_release, mattermos
     status, body, _ = http_get(f"{mattermost_release_url}/{mattermost_release.sha256.name}")
     assert status == 200
     assert body == mattermost_release.sha256.read_text()
+
+
+# --------------------------------------------------------------------------- held to the real server
+
+
+def test_socket_answers_404_where_the_real_local_mode_has_no_route(installed, tmp_path, database):
+    port, socket_path = configure(installed, tmp_path, database.dsn())
+    server = MattermostProcess(installed).start(port)
+    try:
+        _admin_token(socket_path, port)
+        _, team, _ = api(socket_path, "POST", "/teams", {"name": "staff", "display_name": "Staff", "type": "O"})
+        _, user, _ = api(socket_path, "GET", "/users/username/admin")
+        assert api(socket_path, "POST", f"/teams/{team['id']}/members",
+                   {"team_id": team["id"], "user_id": user["id"]})[0] == 201
+        for path in ("/cluster/status", f"/teams/{team['id']}/members/{user['id']}", f"/teams/{team['id']}/members",
+                     "/license/client", "/nonexistent"):
+            status, body, _ = api(socket_path, "GET", path)
+            assert (status, body["id"]) == (404, "api.context.404.app_error"), path
+        # Membership the way the real local mode offers it.
+        status, members, _ = api(socket_path, "GET", f"/users?in_team={team['id']}&per_page=200")
+        assert status == 200
+        assert [m["username"] for m in members] == ["admin"]
+    finally:
+        assert server.stop() == 0
+
+
+def test_session_api_over_tcp(installed, tmp_path, database):
+    port, socket_path = configure(installed, tmp_path, database.dsn())
+    server = MattermostProcess(installed).start(port)
+    try:
+        assert api(port, "GET", "/system/ping")[0] == 200
+        status, body, _ = api(port, "GET", "/cluster/status")
+        assert (status, body["id"]) == (401, "api.context.session_expired.app_error")
+        assert api(port, "GET", "/config")[0] == 401
+        token = _admin_token(socket_path, port)
+        assert api(port, "GET", "/cluster/status", token=token)[:2] == (200, [])
+        assert api(port, "GET", "/cluster/status", token="x" * 26)[0] == 401
+        status, body, _ = api(port, "POST", "/users/login", {"login_id": "admin", "password": "wrong-password"})
+        assert (status, body["id"]) == (401, "api.user.login.invalid_credentials_email_username")
+
+        # A user without the permission, then the admin under RestrictSystemAdmin: 403.
+        _, user, _ = api(socket_path, "POST", "/users", {"username": "plain", "email": "plain@example.com",
+                                                         "password": "Plain-passw0rd"})
+        _, _, headers = api(port, "POST", "/users/login", {"login_id": "plain", "password": "Plain-passw0rd"})
+        status, body, _ = api(port, "GET", "/cluster/status", token=headers["Token"])
+        assert (status, body["id"]) == (403, "api.context.permissions.app_error")
+        assert api(socket_path, "PUT", "/config/patch", {"ExperimentalSettings": {"RestrictSystemAdmin": True}})[0] \
+            == 200
+        assert api(port, "GET", "/cluster/status", token=token)[0] == 403
+
+        # A password set through the socket, JSON body, is the one the login takes.
+        assert api(socket_path, "PUT", f"/users/{user['id']}/password", {"new_password": "New-passw0rd"})[0] == 200
+        assert api(port, "POST", "/users/login", {"login_id": "plain", "password": "New-passw0rd"})[0] == 200
+    finally:
+        assert server.stop() == 0
+
+
+def test_config_patch_on_a_database_store_reaches_other_nodes_on_reload(two_nodes_on_the_database, database):
+    """One active row shared by the nodes; each node changes only on its own reload (no cluster code)."""
+    (_, sock_a, _), (_, sock_b, port_b) = two_nodes_on_the_database
+    status, saved, _ = api(sock_a, "PUT", "/config/patch", {"TeamSettings": {"SiteName": "Patched"}})
+    assert status == 200
+    assert saved["SqlSettings"]["DataSource"] == "********************************", "secrets are masked"
+    assert api(sock_a, "GET", "/config")[1]["TeamSettings"]["SiteName"] == "Patched"
+    assert api(sock_b, "GET", "/config")[1]["TeamSettings"]["SiteName"] != "Patched", "b still has its copy"
+    assert api(sock_b, "POST", "/config/reload")[:2] == (200, {"status": "OK"})
+    assert api(sock_b, "GET", "/config")[1]["TeamSettings"]["SiteName"] == "Patched"
+    rows = database.query("SELECT value FROM configurations WHERE active")
+    stored = json.loads(rows[0][0])
+    assert stored["TeamSettings"]["SiteName"] == "Patched"
+    assert stored["SqlSettings"]["DataSource"] == database.dsn(), "the placeholder kept the stored secret"
+    assert f"127.0.0.1:{port_b}" not in rows[0][0], "MM_* overrides are not persisted"
+    before = database.query("SELECT count(*) FROM configurations")[0][0]
+    assert api(sock_a, "PUT", "/config/patch", {"TeamSettings": {"SiteName": "Patched"}})[0] == 200
+    assert database.query("SELECT count(*) FROM configurations")[0][0] == before, "same config, no new row"

@@ -29,6 +29,8 @@ KillMode=mixed
 Restart=always
 RestartSec=10
 WorkingDirectory=/opt/mattermost
+RuntimeDirectory=mattermost
+RuntimeDirectoryMode=0700
 User=mattermost
 Group=mattermost
 LimitNOFILE=49152
@@ -81,7 +83,7 @@ config = json.load(open(path))
 config['SqlSettings']['DataSource'] = {database.dsn()!r}
 config['ServiceSettings']['ListenAddress'] = '127.0.0.1:{port}'
 config['ServiceSettings']['EnableLocalMode'] = True
-config['ServiceSettings']['LocalModeSocketLocation'] = '/var/tmp/mm-{port}.socket'
+config['ServiceSettings']['LocalModeSocketLocation'] = '/run/mattermost/mm-{port}.socket'
 json.dump(config, open(path, 'w'), indent=4)
 PY
 cat > /etc/systemd/system/mattermost.service <<'UNIT'
@@ -92,8 +94,10 @@ systemctl start mattermost
     assert node("systemctl is-active mattermost").stdout.strip() == "active"
     ping = node(f"curl -sS 'http://127.0.0.1:{port}/api/v4/system/ping?get_server_status=true'").stdout
     assert '"database_status": "OK"' in ping
-    assert node(f"stat -c '%U %a' /var/tmp/mm-{port}.socket").stdout.split() == ["mattermost", "600"]
-    env = f"MMCTL_LOCAL_SOCKET_PATH=/var/tmp/mm-{port}.socket"
+    assert node(f"stat -c '%U %a' /run/mattermost/mm-{port}.socket").stdout.split() == ["mattermost", "600"]
+    # The role's unit: the socket's directory is the service's RuntimeDirectory, 0700.
+    assert node("stat -c '%U %a' /run/mattermost").stdout.split() == ["mattermost", "700"]
+    env = f"MMCTL_LOCAL_SOCKET_PATH=/run/mattermost/mm-{port}.socket"
     created = node(f"sudo -u mattermost {env} /opt/mattermost/bin/mmctl --local user create --email a@example.com "
                    "--username admin --password 'Sup3r-secret!' --system-admin")
     assert created.stdout.strip() == "Created user admin"
@@ -103,4 +107,5 @@ systemctl start mattermost
     shown = node("systemctl show mattermost -p ExecMainStatus -p Result").stdout
     assert "ExecMainStatus=0" in shown
     assert "Result=success" in shown
-    assert node(f"test -e /var/tmp/mm-{port}.socket", check=False).returncode == 1
+    assert node(f"test -e /run/mattermost/mm-{port}.socket", check=False).returncode == 1
+    assert node("test -e /run/mattermost", check=False).returncode == 1, "systemd removes it at stop"

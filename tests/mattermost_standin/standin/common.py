@@ -420,6 +420,65 @@ class ConfigStore:
         finally:
             conn.close()
 
+    def save(self, config):
+        """Store.Set's persisting step: defaults applied; True when something was written."""
+        config = normalize(config, json.loads(DEFAULTS_FILE.read_text()))
+        if not self.is_database:
+            if self.path.exists() and json.loads(self.path.read_text()) == config:
+                return False
+            write_config_file(self.path, config)
+            return True
+        conn = connect(self.location)
+        try:
+            return write_db_config(conn, config)
+        finally:
+            conn.close()
+
+
+# model.FakeSetting and the settings Config.Sanitize() replaces with it.
+FAKE_SETTING = "********************************"
+SECRET_SETTINGS = [
+    ("SqlSettings", "DataSource"), ("SqlSettings", "AtRestEncryptKey"), ("FileSettings", "PublicLinkSalt"),
+    ("FileSettings", "AmazonS3SecretAccessKey"), ("EmailSettings", "SMTPPassword"),
+    ("GitLabSettings", "Secret"), ("GoogleSettings", "Secret"), ("Office365Settings", "Secret"),
+    ("OpenIdSettings", "Secret"), ("LdapSettings", "BindPassword"), ("ElasticsearchSettings", "Password"),
+    ("MessageExportSettings", "GlobalRelaySettings.SMTPPassword"), ("ServiceSettings", "SplitKey"),
+]
+SECRET_LISTS = [("SqlSettings", "DataSourceReplicas"), ("SqlSettings", "DataSourceSearchReplicas")]
+
+
+def sanitize(config):
+    """Config.Sanitize(): secrets replaced by the fake setting (a new dict)."""
+    config = json.loads(json.dumps(config))
+    for section, key in SECRET_SETTINGS:
+        node, *path = [config.get(section)] + key.split(".")
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and node.get(path[-1]):
+            node[path[-1]] = FAKE_SETTING
+    for section, key in SECRET_LISTS:
+        values = (config.get(section) or {}).get(key)
+        if values:
+            config[section][key] = [FAKE_SETTING] * len(values)
+    return config
+
+
+def desanitize(new, current):
+    """Store.Set: a fake setting in the config being saved keeps the current value."""
+    new = json.loads(json.dumps(new))
+    for section, key in SECRET_SETTINGS:
+        node, old, *path = new.get(section), current.get(section), *key.split(".")
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+            old = old.get(part) if isinstance(old, dict) else None
+        if isinstance(node, dict) and node.get(path[-1]) == FAKE_SETTING and isinstance(old, dict):
+            node[path[-1]] = old.get(path[-1])
+    for section, key in SECRET_LISTS:
+        values = (new.get(section) or {}).get(key)
+        if values and all(v == FAKE_SETTING for v in values):
+            new[section][key] = (current.get(section) or {}).get(key)
+    return new
+
 
 def hash_config(config):
     return hashlib.sha256(config_json(config).encode()).hexdigest()[:32]

@@ -77,7 +77,7 @@ def _advertised_address(cluster_settings):
 class Cluster:
     """Discovery through the ClusterDiscovery table plus a gossip listener on TCP and UDP."""
 
-    TYPE = "mattermost_cluster"
+    TYPE = "mattermost_app"  # model.CDSTypeApp
 
     def __init__(self, app):
         self.app = app
@@ -519,20 +519,46 @@ class App:
 
     # ------------------------------------------------------------------ routes
     def route(self, method, path, query, body, headers, local):
-        if method in ("GET", "HEAD") and path == "/api/v4/system/ping":
-            return self.ping(query)
         if not path.startswith("/api/v4/"):
             raise AppError("ServeHTTP", "api.context.404.app_error", "Sorry, we could not find the page.", 404)
-        if not local:
-            raise AppError("ServeHTTP", "api.context.session_expired.app_error",
-                           "Invalid or expired session, please login again.", 401,
-                           "the stand-in serves the API only on the local-mode socket")
-        for pattern, allowed, handler in self.ROUTES:
-            match = re.fullmatch(pattern, path)
+        if method == "HEAD":  # gorilla/mux serves HEAD only where a route lists it; the ping is the one used
+            method = "GET" if path == "/api/v4/system/ping" else method
+        routes = LOCAL_ROUTES if local else TCP_ROUTES
+        for pattern, allowed, handler, session_required in routes:
+            match = pattern.fullmatch(path[len("/api/v4"):])
             if match and method in allowed:
-                return handler(self, method, match, query, body, headers)
+                session = None
+                if session_required:
+                    session = self.session_from(headers)
+                return handler(self, method, match, query, body, headers, session=session)
+        if not local and self.session_from(headers, required=False) is None:
+            # Every other API route of the real server wants a session first.
+            raise AppError("ServeHTTP", "api.context.session_expired.app_error",
+                           "Invalid or expired session, please login again.", 401)
         raise AppError("ServeHTTP", "api.context.404.app_error", "Sorry, we could not find the page.", 404,
-                       f"{method} {path} is not implemented by the stand-in")
+                       f"{method} {path} is not served {'in local mode' if local else 'by the stand-in over TCP'}")
+
+    def session_from(self, headers, required=True):
+        """The session of `Authorization: Bearer <token>` (or `Token`, or the MMAUTHTOKEN cookie)."""
+        auth = headers.get("Authorization") or ""
+        token = ""
+        if auth[:7].lower() == "bearer ":
+            token = auth[7:].strip()
+        elif auth[:6].lower() == "token ":
+            token = auth[6:].strip()
+        if not token:
+            for part in (headers.get("Cookie") or "").split(";"):
+                name, _, value = part.strip().partition("=")
+                if name == "MMAUTHTOKEN":
+                    token = value
+        session = self.store.get_session(token) if token else None
+        if session is None and required:
+            raise AppError("ServeHTTP", "api.context.session_expired.app_error",
+                           "Invalid or expired session, please login again.", 401)
+        return session
+
+    def r_ping(self, method, match, query, body, headers, session=None):
+        return self.ping(query)
 
     def ping(self, query):
         body = {"status": "OK", "AndroidLatestVersion": "", "AndroidMinVersion": "", "IosLatestVersion": "",
@@ -565,7 +591,7 @@ class App:
             raise AppError("ServeHTTP", "api.context.invalid_body_param.app_error", "Invalid or missing body.",
                            400, str(exc)) from exc
 
-    def r_config_migrate(self, method, match, query, body, headers):
+    def r_config_migrate(self, method, match, query, body, headers, session=None):
         data = self._json(body)
         source, target = data.get("from", ""), data.get("to", "")
         if not source or not target:
@@ -580,10 +606,7 @@ class App:
         LOG.info("Migrated the configuration", source=common.redact_dsn(source), target=common.redact_dsn(target))
         return 200, {"status": "OK"}, {}
 
-    def r_config(self, method, match, query, body, headers):
-        return 200, self.config, {}
-
-    def r_users(self, method, match, query, body, headers):
+    def r_users(self, method, match, query, body, headers, session=None):
         if method == "POST":
             min_len = int(self.config.get("PasswordSettings", {}).get("MinimumLength", 8))
             return 201, self.store.create_user(self._json(body), min_len), {}
@@ -592,42 +615,39 @@ class App:
         per_page = int(query.get("per_page", ["60"])[0])
         return 200, self.store.list_users(page, per_page, in_team), {}
 
-    def r_user_by(self, method, match, query, body, headers):
-        kind, key = match.group(1), urllib.parse.unquote(match.group(2))
-        return 200, self.store.get_user(key, by=kind), {}
+    def r_user_by_username(self, method, match, query, body, headers, session=None):
+        return 200, self.store.get_user(urllib.parse.unquote(match.group(1)), by="username"), {}
 
-    def r_user(self, method, match, query, body, headers):
+    def r_user_by_email(self, method, match, query, body, headers, session=None):
+        return 200, self.store.get_user(urllib.parse.unquote(match.group(1)), by="email"), {}
+
+    def r_user(self, method, match, query, body, headers, session=None):
         return 200, self.store.get_user(match.group(1)), {}
 
-    def r_user_roles(self, method, match, query, body, headers):
+    def r_user_roles(self, method, match, query, body, headers, session=None):
         self.store.update_user_roles(match.group(1), self._json(body).get("roles", "system_user"))
         return 200, {"status": "OK"}, {}
 
-    def r_teams(self, method, match, query, body, headers):
+    def r_teams(self, method, match, query, body, headers, session=None):
         if method == "POST":
             return 201, self.store.create_team(self._json(body)), {}
         return 200, self.store.list_teams(), {}
 
-    def r_team_search(self, method, match, query, body, headers):
+    def r_team_search(self, method, match, query, body, headers, session=None):
         return 200, self.store.search_teams(self._json(body).get("term", "")), {}
 
-    def r_team_by_name(self, method, match, query, body, headers):
+    def r_team_by_name(self, method, match, query, body, headers, session=None):
         return 200, self.store.get_team(urllib.parse.unquote(match.group(1)), by="name"), {}
 
-    def r_team(self, method, match, query, body, headers):
+    def r_team(self, method, match, query, body, headers, session=None):
         return 200, self.store.get_team(match.group(1)), {}
 
-    def r_team_members(self, method, match, query, body, headers):
+    def r_team_members(self, method, match, query, body, headers, session=None):
         team_id = match.group(1)
-        if method == "POST":
-            data = self._json(body)
-            return 201, self.store.add_member(team_id, data.get("user_id", "")), {}
-        return 200, self.store.list_members(team_id), {}
+        data = self._json(body)
+        return 201, self.store.add_member(team_id, data.get("user_id", "")), {}
 
-    def r_team_member(self, method, match, query, body, headers):
-        return 200, self.store.get_member(match.group(1), match.group(2)), {}
-
-    def r_license(self, method, match, query, body, headers):
+    def r_license(self, method, match, query, body, headers, session=None):
         raw = body
         content_type = headers.get("Content-Type", "")
         if content_type.startswith("multipart/form-data"):
@@ -649,36 +669,137 @@ class App:
         self.start_metrics()
         return 200, lic, {}
 
-    def r_license_client(self, method, match, query, body, headers):
-        if not self.license:
-            return 200, {"IsLicensed": "false"}, {}
-        features = self.license["features"]
-        return 200, {"IsLicensed": "true", "Id": self.license["id"],
-                     "Cluster": str(bool(features.get("cluster"))).lower(),
-                     "Metrics": str(bool(features.get("metrics"))).lower(),
-                     "ExpiresAt": str(self.license.get("expires_at", ""))}, {}
+    # ------------------------------------------------------------------ config (local mode)
+    def _save_config(self, new):
+        """Store.Set, then the config listeners: saved without MM_* overrides, applied on this node."""
+        stored = self.config_store.load(persist=False)
+        new = common.desanitize(new, stored)
+        for name in self.env_used:  # a value that came from MM_* is not persisted
+            parts = name[3:].split("_")
+            section = next((k for k in new if k.upper() == parts[0]), None)
+            key = next((k for k in (new.get(section) or {}) if k.upper() == "_".join(parts[1:])), None)
+            if section and key and new[section][key] == self.config[section][key]:
+                new[section][key] = stored.get(section, {}).get(key)
+        invalid = self._validate(new)
+        if invalid:
+            raise AppError("UpdateConfig", invalid[0], invalid[1], 400)
+        if not self.config_store.is_database and self._read_only(new):
+            # Only the file store refuses; the database store has no such check.
+            raise AppError("saveConfig", "ent.cluster.save_config.error", "Cluster configuration has changed.", 403)
+        if self.config_store.save(new):
+            LOG.info("Saved the configuration", store=self.config_store.describe())
+        self.reload_config()
+        return 200, common.sanitize(self.config), {}
 
-    def r_cluster_status(self, method, match, query, body, headers):
+    @staticmethod
+    def _validate(config):
+        cluster = config.get("ClusterSettings") or {}
+        if cluster.get("Enable") and not cluster.get("ClusterName"):
+            return "model.config.is_valid.cluster_name.app_error", "ClusterName is required when clustering."
+        if not isinstance((config.get("SqlSettings") or {}).get("DataSourceReplicas") or [], list):
+            return "model.config.is_valid.sql_data_src.app_error", "Invalid data source replicas."
+        return None
+
+    @staticmethod
+    def _read_only(config):
+        cluster = config.get("ClusterSettings") or {}
+        return bool(cluster.get("Enable") and cluster.get("ReadOnlyConfig"))
+
+    def reload_config(self):
+        """What a config change or reload changes in the stand-in: the in-memory config and its hash.
+
+        Listeners, the database pool, local mode and clustering keep what they started with, like
+        the settings the real server reads only at start (see the README).
+        """
+        raw = self.config_store.load(persist=False)
+        self.config, self.env_used = common.apply_env_overrides(raw)
+        self.config_hash = common.hash_config(self.config)
+
+    def r_config(self, method, match, query, body, headers, session=None):
+        if method == "PUT":
+            return self._save_config(self._json(body))
+        return 200, self.config, {}
+
+    def r_config_patch(self, method, match, query, body, headers, session=None):
+        patch = self._json(body)
+        if not isinstance(patch, dict):
+            raise AppError("PatchConfig", "api.context.invalid_body_param.app_error", "Invalid or missing config.",
+                           400)
+        return self._save_config(_deep_merge(json.loads(json.dumps(self.config)), patch))
+
+    def r_config_reload(self, method, match, query, body, headers, session=None):
+        self.reload_config()
+        LOG.info("Reloaded the configuration", store=self.config_store.describe())
+        return 200, {"status": "OK"}, {}
+
+    # ------------------------------------------------------------------ users, and the session API over TCP
+    def r_login(self, method, match, query, body, headers, session=None):
+        data = self._json(body)
+        user, token = self.store.login(data.get("login_id") or "", data.get("password") or "")
+        return 200, user, {"Token": token}
+
+    def r_user_password(self, method, match, query, body, headers, session=None):
+        data = self._json(body)
+        min_len = int(self.config.get("PasswordSettings", {}).get("MinimumLength", 8))
+        self.store.set_password(match.group(1), data.get("new_password") or "", min_len)
+        return 200, {"status": "OK"}, {}
+
+    def r_cluster_status(self, method, match, query, body, headers, session=None):
+        # sysconsole_read_environment_high_availability, "and not restricted admin" (api4/cluster.go)
+        restricted = self.config.get("ExperimentalSettings", {}).get("RestrictSystemAdmin")
+        if "system_admin" not in session["roles"].split() or restricted:
+            raise AppError("getClusterStatus", "api.context.permissions.app_error",
+                           "You do not have the appropriate permissions.", 403)
         return 200, self.cluster.status() if self.cluster else [], {}
 
-    ROUTES = [
-        (r"/api/v4/config/migrate", ("POST",), r_config_migrate),
-        (r"/api/v4/config", ("GET",), r_config),
-        (r"/api/v4/users", ("GET", "POST"), r_users),
-        (r"/api/v4/users/(username|email)/([^/]+)", ("GET",), r_user_by),
-        (r"/api/v4/users/([a-z0-9]{26})", ("GET",), r_user),
-        (r"/api/v4/users/([a-z0-9]{26})/roles", ("PUT",), r_user_roles),
-        (r"/api/v4/teams", ("GET", "POST"), r_teams),
-        (r"/api/v4/teams/search", ("POST",), r_team_search),
-        (r"/api/v4/teams/name/([^/]+)", ("GET",), r_team_by_name),
-        (r"/api/v4/teams/([a-z0-9]{26})", ("GET",), r_team),
-        (r"/api/v4/teams/([a-z0-9]{26})/members", ("GET", "POST"), r_team_members),
-        (r"/api/v4/teams/([a-z0-9]{26})/members/([a-z0-9]{26})", ("GET",), r_team_member),
-        (r"/api/v4/license", ("POST",), r_license),
-        (r"/api/v4/license/client", ("GET",), r_license_client),
-        (r"/api/v4/cluster/status", ("GET",), r_cluster_status),
-    ]
 
+def _deep_merge(base, patch):
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict) and base[key]:
+            _deep_merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def _compile(template):
+    """An upstream route template (/users/{user_id}/roles) as a regex for the path after /api/v4."""
+    ids = {"user_id", "team_id"}
+    pattern = re.sub(r"\{(\w+)\}", lambda m: "([a-z0-9]{26})" if m.group(1) in ids else "([^/]+)", template)
+    return re.compile(pattern)
+
+
+# (template as upstream writes it, methods, handler). Only routes the real local mode registers
+# (api4/*_local.go); tests/integration/standin/test_standin_routes.py checks them against the
+# table in tests/mattermost_standin/reference/mattermost-local-api.md.
+LOCAL_ROUTE_TEMPLATES = [
+    ("/system/ping", ("GET",), App.r_ping),
+    ("/config", ("GET", "PUT"), App.r_config),
+    ("/config/patch", ("PUT",), App.r_config_patch),
+    ("/config/reload", ("POST",), App.r_config_reload),
+    ("/config/migrate", ("POST",), App.r_config_migrate),
+    ("/users", ("GET", "POST"), App.r_users),
+    ("/users/username/{username}", ("GET",), App.r_user_by_username),
+    ("/users/email/{email}", ("GET",), App.r_user_by_email),
+    ("/users/{user_id}", ("GET",), App.r_user),
+    ("/users/{user_id}/roles", ("PUT",), App.r_user_roles),
+    ("/users/{user_id}/password", ("PUT",), App.r_user_password),
+    ("/teams", ("GET", "POST"), App.r_teams),
+    ("/teams/search", ("POST",), App.r_team_search),
+    ("/teams/name/{team_name}", ("GET",), App.r_team_by_name),
+    ("/teams/{team_id}", ("GET",), App.r_team),
+    ("/teams/{team_id}/members", ("POST",), App.r_team_members),
+    ("/license", ("POST",), App.r_license),
+]
+LOCAL_ROUTES = [(_compile(t), methods, handler, False) for t, methods, handler in LOCAL_ROUTE_TEMPLATES]
+
+# Over TCP: the ping without authentication, the login, and the session-protected routes used.
+TCP_ROUTE_TEMPLATES = [
+    ("/system/ping", ("GET",), App.r_ping, False),
+    ("/users/login", ("POST",), App.r_login, False),
+    ("/cluster/status", ("GET",), App.r_cluster_status, True),
+]
+TCP_ROUTES = [(_compile(t), methods, handler, session) for t, methods, handler, session in TCP_ROUTE_TEMPLATES]
 
 # --------------------------------------------------------------------------- config migrate
 

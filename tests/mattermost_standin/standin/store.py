@@ -35,6 +35,10 @@ APP_SCHEMA = [
     )""",
     "CREATE TABLE IF NOT EXISTS licenses (id VARCHAR(26) PRIMARY KEY, createat BIGINT, bytes VARCHAR(10000))",
     "CREATE TABLE IF NOT EXISTS systems (name VARCHAR(64) PRIMARY KEY, value VARCHAR(1024))",
+    """CREATE TABLE IF NOT EXISTS sessions (
+        id VARCHAR(26) PRIMARY KEY, token VARCHAR(26) UNIQUE, createat BIGINT, expiresat BIGINT,
+        userid VARCHAR(26), roles VARCHAR(256)
+    )""",
     """CREATE TABLE IF NOT EXISTS clusterdiscovery (
         id VARCHAR(26) PRIMARY KEY, type VARCHAR(64), clustername VARCHAR(64), hostname TEXT,
         gossipport INTEGER, port INTEGER, createat BIGINT, lastpingat BIGINT
@@ -75,6 +79,17 @@ def hash_password(password):
     digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
     return "scrypt$16384$8$1$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
 
+
+def check_password(password, hashed):
+    try:
+        _, n, r, p, salt, digest = hashed.split("$")
+        computed = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p))
+    except (ValueError, AttributeError):
+        return False
+    return secrets.compare_digest(computed, base64.b64decode(digest))
+
+
+SESSION_LENGTH_MS = 30 * 24 * 3600 * 1000  # ServiceSettings.SessionLengthWebInHours default (720 h)
 
 USER_COLUMNS = ["id", "createat", "updateat", "deleteat", "username", "authservice", "email", "emailverified",
                 "nickname", "firstname", "lastname", "position", "roles", "locale"]
@@ -185,9 +200,7 @@ class AppStore:
                            "numbers, lowercase letters, and the symbols \".\", \"-\", and \"_\".", 400)
         if "@" not in email or email.startswith("@") or email.endswith("@"):
             raise AppError("CreateUser", "model.user.is_valid.email.app_error", "Invalid email.", 400)
-        if len(password) < min_password_length:
-            raise AppError("CreateUser", "model.user.is_valid.pwd_lowercase_uppercase_number_symbol.app_error",
-                           f"Your password must contain at least {min_password_length} characters.", 400)
+        self._check_password_rules(password, min_password_length)
         user_id = common.new_id()
         now = common.now_ms()
         with self.transaction() as cur:
@@ -213,6 +226,38 @@ class AppStore:
         self.get_user(user_id)
         self._query("UPDATE users SET roles = %s, updateat = %s WHERE id = %s",
                     (roles, common.now_ms(), user_id), write=True)
+
+    def _check_password_rules(self, password, min_password_length):
+        if len(password) < min_password_length:
+            raise AppError("CreateUser", "model.user.is_valid.pwd_lowercase_uppercase_number_symbol.app_error",
+                           f"Your password must contain at least {min_password_length} characters.", 400)
+
+    def set_password(self, user_id, password, min_password_length=8):
+        self.get_user(user_id)
+        self._check_password_rules(password, min_password_length)
+        self._query("UPDATE users SET password = %s, updateat = %s WHERE id = %s",
+                    (hash_password(password), common.now_ms(), user_id), write=True)
+
+    # sessions (POST /users/login over TCP)
+    def login(self, login_id, password):
+        row = self._query("SELECT id, password FROM users WHERE (username = %s OR email = %s) AND deleteat = 0",
+                          (login_id.lower(), login_id.lower()), one=True)
+        if not row or not check_password(password, row[1]):
+            raise AppError("login", "api.user.login.invalid_credentials_email_username",
+                           "Enter a valid email or username and/or password.", 401)
+        user = self.get_user(row[0])
+        now = common.now_ms()
+        token = common.new_id()
+        self._query("INSERT INTO sessions (id, token, createat, expiresat, userid, roles) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    (common.new_id(), token, now, now + SESSION_LENGTH_MS, user["id"], user["roles"]), write=True)
+        return user, token
+
+    def get_session(self, token):
+        row = self._query("SELECT s.userid, u.roles FROM sessions s JOIN users u ON u.id = s.userid "
+                          "WHERE s.token = %s AND s.expiresat > %s AND u.deleteat = 0",
+                          (token, common.now_ms()), one=True)
+        return {"user_id": row[0], "roles": row[1]} if row else None
 
     # teams
     def get_team(self, key, by="id"):
@@ -276,12 +321,6 @@ class AppStore:
                            "No team member found for that user ID and team ID.", 404)
         return {"team_id": row[0], "user_id": row[1], "roles": row[2], "delete_at": row[3],
                 "scheme_user": row[4], "scheme_admin": row[5]}
-
-    def list_members(self, team_id):
-        self.get_team(team_id)
-        rows = self._query("SELECT userid FROM teammembers WHERE teamid = %s AND deleteat = 0 ORDER BY createat",
-                           (team_id,))
-        return [self.get_member(team_id, r[0]) for r in rows]
 
     # licenses
     def save_license(self, license_id, raw):

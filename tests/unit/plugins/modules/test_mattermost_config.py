@@ -14,10 +14,14 @@ REPO = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(REPO / "collections"))
 
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.mattermost_config import (  # noqa: E402
+    FAKE_SETTING,
     MASK,
     changed_paths,
+    hidden_paths,
     mask_secrets,
     merge_settings,
+    needs_restart,
+    patch_for,
 )
 
 # Real config.json files written by Mattermost 9.5, ~10.6 and 10.11.8 (see the README there).
@@ -227,3 +231,36 @@ def test_module_on_9_5_accepts_the_guide_block(tmp_path):
 def test_module_missing_file_fails_clearly(tmp_path):
     result, _ = run_module(module_args(tmp_path / "nope.json"))
     assert result["failed"] is True and "install Mattermost first" in result["msg"]
+
+
+# --- the local-API mode's helpers: the patch body, settings the server hides, restarts ---
+
+
+def test_patch_holds_only_the_changed_settings():
+    current = load("10.11.8")
+    merged, _ = merge_settings(current, {"TeamSettings": {"SiteName": "Chat"}, "ClusterSettings": {"Enable": True},
+                                         "SqlSettings": {"DataSourceReplicas": [DSN]}})
+    paths = changed_paths(current, merged)
+    assert paths == ["ClusterSettings.Enable", "SqlSettings.DataSourceReplicas", "TeamSettings.SiteName"]
+    assert patch_for(merged, paths) == {"ClusterSettings": {"Enable": True},
+                                        "SqlSettings": {"DataSourceReplicas": [DSN]},
+                                        "TeamSettings": {"SiteName": "Chat"}}
+
+
+def test_settings_read_only_at_start_need_a_restart():
+    assert needs_restart("ClusterSettings.Enable")
+    assert needs_restart("SqlSettings.DataSourceReplicas")
+    assert needs_restart("ServiceSettings.ListenAddress")
+    assert not needs_restart("ServiceSettings.SiteURL")
+    assert not needs_restart("TeamSettings.SiteName")
+    assert not needs_restart("LogSettings.ConsoleLevel")
+
+
+def test_secrets_a_sanitizing_server_hides_are_not_compared():
+    current = load("10.11.8")
+    current["SqlSettings"]["DataSource"] = FAKE_SETTING
+    current["SqlSettings"]["DataSourceReplicas"] = [FAKE_SETTING]
+    merged, _ = merge_settings(current, {"SqlSettings": {"DataSource": DSN, "DataSourceReplicas": [DSN]},
+                                         "TeamSettings": {"SiteName": "Chat"}})
+    paths = changed_paths(current, merged)
+    assert hidden_paths(current, merged, paths) == ["SqlSettings.DataSource", "SqlSettings.DataSourceReplicas"]
