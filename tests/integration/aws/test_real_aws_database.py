@@ -1,0 +1,99 @@
+"""aws_database against what real AWS does and moto does not (docs/real-aws-behaviours.md).
+
+- AWS upgrades the cluster's minor version behind the collection's back
+  (auto_minor_version_upgrade): the emulator's modify_db_cluster stands for it; the re-run
+  must not ask to go back.
+- A new enhanced-monitoring role is refused by RDS for a while (IAM propagation): a proxy
+  in front of the emulator answers RDS's documented error a few times.
+"""
+
+import pytest
+from frontend_prereqs import create_prerequisites, lab_vars, write_vars
+from harness.ansible import run_playbook
+from harness.aws_proxy import AwsProxy, Rule
+
+PLAYBOOK = "tests/integration/aws/playbooks/database.yml"
+CLUSTER = "mattermost-db"
+MONITORING_NOT_YET = ("IAM role ARN value is invalid or does not include the required permissions for: "
+                      "ENHANCED_MONITORING")
+
+pytestmark = pytest.mark.slow
+
+
+def _run(aws, tmp_path, endpoint=None, check=True, **extra):
+    values = lab_vars(aws, create_prerequisites(aws) if "prereqs" not in extra else extra.pop("prereqs"), **extra)
+    if endpoint:
+        values["mattermost_ha_aws_endpoint_url"] = endpoint
+    env = dict(aws.env, AWS_ENDPOINT_URL=endpoint) if endpoint else aws.env
+    return run_playbook(PLAYBOOK, "-e", write_vars(tmp_path / "vars.yml", values), env=env, check=check)
+
+
+def _cluster(aws):
+    return aws.client("rds").describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
+
+
+def test_rerun_after_aws_raised_the_minor_version_requests_no_downgrade(aws, tmp_path):
+    prereqs = create_prerequisites(aws)
+    _run(aws, tmp_path, prereqs=prereqs)
+    assert _cluster(aws)["EngineVersion"] == "16.6"
+    # What AWS does in the maintenance window with auto_minor_version_upgrade.
+    aws.client("rds").modify_db_cluster(DBClusterIdentifier=CLUSTER, EngineVersion="16.8", ApplyImmediately=True)
+    assert _cluster(aws)["EngineVersion"] == "16.8"
+
+    rerun = _run(aws, tmp_path, prereqs=prereqs)
+    assert rerun.changed == 0, rerun.output
+    assert _cluster(aws)["EngineVersion"] == "16.8"
+    check = run_playbook(PLAYBOOK, "--check", "--diff", "-e", f"@{tmp_path / 'vars.yml'}", env=aws.env)
+    assert check.changed == 0, check.output
+    assert _cluster(aws)["EngineVersion"] == "16.8"
+
+
+def test_new_cluster_is_created_with_the_chosen_version(aws, tmp_path):
+    _run(aws, tmp_path, mattermost_ha_db_engine_version="16.4")
+    assert _cluster(aws)["EngineVersion"] == "16.4"
+
+
+def test_older_version_asked_of_an_upgraded_cluster_fails_naming_the_variable(aws, tmp_path):
+    prereqs = create_prerequisites(aws)
+    _run(aws, tmp_path, prereqs=prereqs)
+    aws.client("rds").modify_db_cluster(DBClusterIdentifier=CLUSTER, EngineVersion="16.8", ApplyImmediately=True)
+    # 16.8 is running: asking for a higher minor is a deliberate upgrade; a major the cluster is not on is refused.
+    rerun = _run(aws, tmp_path, prereqs=prereqs, check=False, mattermost_ha_db_engine_version="17.4")
+    assert rerun.returncode != 0
+    assert "mattermost_ha_db_engine_version" in rerun.output
+    assert _cluster(aws)["EngineVersion"] == "16.8"
+
+
+def test_higher_minor_version_is_a_deliberate_upgrade(aws, tmp_path):
+    prereqs = create_prerequisites(aws)
+    _run(aws, tmp_path, prereqs=prereqs)
+    rerun = _run(aws, tmp_path, prereqs=prereqs, mattermost_ha_db_engine_version="16.8")
+    assert rerun.changed >= 1
+    assert _cluster(aws)["EngineVersion"] == "16.8"
+
+
+def _monitoring_refused(times):
+    return Rule(match={"Action": "CreateDBInstance", "MonitoringRoleArn": None}, code="InvalidParameterValue",
+                message=MONITORING_NOT_YET, times=times)
+
+
+def test_new_monitoring_role_refused_by_rds_for_a_while_is_retried(aws, tmp_path):
+    with AwsProxy(aws.server.port) as proxy:
+        refused = proxy.refuse(_monitoring_refused(times=2))
+        _run(aws, tmp_path, endpoint=proxy.url, mattermost_ha_iam_propagation_timeout=60)
+    assert refused.seen == 2
+    instances = aws.client("rds").describe_db_instances()["DBInstances"]
+    assert sorted(i["DBInstanceIdentifier"] for i in instances) == [f"{CLUSTER}-1", f"{CLUSTER}-2"]
+    role = aws.client("iam").get_role(RoleName="Mattermost-RDS-Monitoring")["Role"]["Arn"]
+    assert {i["MonitoringRoleArn"] for i in instances} == {role}
+
+
+def test_monitoring_role_refused_for_good_gives_up_after_the_bound(aws, tmp_path):
+    with AwsProxy(aws.server.port) as proxy:
+        proxy.refuse(_monitoring_refused(times=1000))
+        run = _run(aws, tmp_path, endpoint=proxy.url, check=False, mattermost_ha_iam_propagation_timeout=10)
+    assert run.returncode != 0
+    output = " ".join(run.output.split())
+    assert "ENHANCED_MONITORING" in output
+    assert "mattermost_ha_iam_propagation_timeout" in output
+    assert aws.client("rds").describe_db_instances()["DBInstances"] == []
