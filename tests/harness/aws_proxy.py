@@ -23,6 +23,7 @@ class Rule:
     message: str
     times: int
     status: int = 400
+    # The error document's namespace (RDS, IAM, ...), or "ec2" for EC2's own format.
     xmlns: str = "http://rds.amazonaws.com/doc/2014-10-31/"
     seen: int = 0
 
@@ -31,6 +32,12 @@ class Rule:
         return all(key in form and (value is None or value in form[key]) for key, value in self.match.items())
 
     def error_body(self):
+        if self.xmlns == "ec2":
+            # EC2's query API has its own error document.
+            return (
+                f"<Response><Errors><Error><Code>{self.code}</Code><Message>{self.message}</Message></Error></Errors>"
+                "<RequestID>mattermost-ha-proxy</RequestID></Response>"
+            ).encode()
         return (
             f'<ErrorResponse xmlns="{self.xmlns}"><Error><Type>Sender</Type><Code>{self.code}</Code>'
             f"<Message>{self.message}</Message></Error><RequestId>mattermost-ha-proxy</RequestId></ErrorResponse>"
