@@ -91,12 +91,13 @@ def test_monitoring_role_refused_for_good_gives_up_after_the_bound(aws, tmp_path
     assert aws.client("rds").describe_db_instances()["DBInstances"] == []
 
 
-PROFILE_NOT_YET = ("Value (Mattermost-App-Profile) for parameter iamInstanceProfile.name is invalid. "
-                   "Invalid IAM Instance Profile name")
+# amazon.aws.ec2_instance turns the profile name into its ARN and retries this answer once, after 10 s.
+PROFILE_NOT_YET = ("Value (arn:aws:iam::123456789012:instance-profile/Mattermost-App-Profile) for parameter "
+                   "iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN")
 
 
 def _profile_refused(times):
-    return Rule(match={"Action": "RunInstances", "IamInstanceProfile.Name": None}, code="InvalidParameterValue",
+    return Rule(match={"Action": "RunInstances", "IamInstanceProfile.Arn": None}, code="InvalidParameterValue",
                 message=PROFILE_NOT_YET, times=times, xmlns="ec2")
 
 
@@ -109,9 +110,10 @@ def _app_instances(aws):
 
 def test_new_instance_profile_refused_by_ec2_for_a_while_is_retried(aws, tmp_path):
     with AwsProxy(aws.server.port) as proxy:
-        refused = proxy.refuse(_profile_refused(times=2))
+        # Three refusals: more than ec2_instance's own single retry absorbs.
+        refused = proxy.refuse(_profile_refused(times=3))
         _run(aws, tmp_path, endpoint=proxy.url, playbook=APP_PLAYBOOK, mattermost_ha_iam_propagation_timeout=60)
-    assert refused.seen == 2
+    assert refused.seen == 3
     instances = _app_instances(aws)
     assert len(instances) == 2
     assert {i["IamInstanceProfile"]["Arn"].rsplit("/", 1)[1] for i in instances} == {"Mattermost-App-Profile"}
@@ -124,7 +126,7 @@ def test_instance_profile_refused_for_good_gives_up_after_the_bound(aws, tmp_pat
                    mattermost_ha_iam_propagation_timeout=10)
     assert run.returncode != 0
     output = " ".join(run.output.split())
-    assert "Invalid IAM Instance Profile name" in output
+    assert "Invalid IAM Instance Profile ARN" in output
     assert "mattermost_ha_iam_propagation_timeout" in output
     assert _app_instances(aws) == []
 
