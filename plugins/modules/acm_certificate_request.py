@@ -62,6 +62,15 @@ options:
       - Seconds to wait for ACM to publish the DNS validation records after a request.
     type: int
     default: 120
+  consistency_timeout:
+    description:
+      - Seconds to keep retrying while ACM has not caught up (eventual consistency).
+      - Covers a certificate just requested that cannot be described yet
+        (C(ResourceNotFoundException)) and, with O(state=absent), a certificate still reported
+        in use by a load balancer that was just deleted (C(ResourceInUseException)).
+      - After this bound the module fails naming the certificate, ACM's answer and the bound.
+    type: int
+    default: 300
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -160,6 +169,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.eventual import NotYetConsistent
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.eventual import wait_for_consistency
+
 # Certificates in these states can still become (or are) usable; others are left alone.
 REUSABLE_STATES = ["PENDING_VALIDATION", "ISSUED"]
 FAILED_STATES = ["FAILED", "VALIDATION_TIMED_OUT", "REVOKED", "EXPIRED", "INACTIVE"]
@@ -195,6 +207,13 @@ class CertificateRequest:
 
     def describe(self, arn):
         return self.client.describe_certificate(CertificateArn=arn, aws_retry=True)["Certificate"]
+
+    def wait_for(self, call, situation, what, arn):
+        """call() through ACM's eventual consistency (module_utils/eventual.py), bounded."""
+        try:
+            return wait_for_consistency(call, situation, what, self.module.params["consistency_timeout"])
+        except NotYetConsistent as e:
+            self.module.fail_json(msg=str(e), certificate_arn=arn, aws_error_code=e.code)
 
     def tags_of(self, arn):
         response = self.client.list_tags_for_certificate(CertificateArn=arn, aws_retry=True)
@@ -308,7 +327,9 @@ class CertificateRequest:
                 arn = self.client.request_certificate(aws_retry=True, **request)["CertificateArn"]
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
                 self.module.fail_json_aws(e, msg=f"Failed to request a certificate for {self.domain_name}")
-            certificate = self.describe(arn)
+            certificate = self.wait_for(
+                lambda: self.describe(arn), "acm_new_certificate", f"Reading the new certificate {arn}", arn
+            )
             tags = dict(self.tags)
 
         if certificate["Status"] == "PENDING_VALIDATION" and not self.module.check_mode:
@@ -332,7 +353,13 @@ class CertificateRequest:
         if arns and not self.module.check_mode:
             for arn in arns:
                 try:
-                    self.client.delete_certificate(CertificateArn=arn, aws_retry=True)
+                    # A load balancer deleted just before keeps the certificate "in use" for a while.
+                    self.wait_for(
+                        lambda arn=arn: self.client.delete_certificate(CertificateArn=arn, aws_retry=True),
+                        "acm_certificate_in_use",
+                        f"Deleting certificate {arn}",
+                        arn,
+                    )
                 except is_boto3_error_code("ResourceNotFoundException"):
                     continue
                 except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
@@ -357,6 +384,7 @@ def main():
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=1800),
         record_timeout=dict(type="int", default=120),
+        consistency_timeout=dict(type="int", default=300),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
     )

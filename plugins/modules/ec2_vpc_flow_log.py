@@ -52,6 +52,15 @@ options:
     type: int
     choices: [60, 600]
     default: 600
+  consistency_timeout:
+    description:
+      - Seconds to keep retrying while the flow-log service cannot assume
+        O(deliver_logs_permission_arn) yet (C(Unable to assume given IAM role)), as for a role
+        created seconds before, which is usable only once IAM has propagated it.
+      - After this bound the module fails naming the role, AWS's answer and the bound. Other
+        errors fail at once.
+    type: int
+    default: 120
 notes:
   - Support for check mode and diff mode.
 extends_documentation_fragment:
@@ -112,6 +121,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_specifications
 
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.ec2_tags import ensure_tags
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.eventual import NotYetConsistent
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.eventual import client_error
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.eventual import wait_for_consistency
 
 try:
     import botocore
@@ -161,11 +173,27 @@ def create(client, module):
     )
     if params["tags"]:
         request["TagSpecifications"] = boto3_tag_specifications(params["tags"], ["vpc-flow-log"])
-    response = client.create_flow_logs(**request)
-    if response.get("Unsuccessful"):
-        error = response["Unsuccessful"][0].get("Error", {})
-        module.fail_json(msg=f"Creating the flow log failed: {error.get('Code')}: {error.get('Message')}")
-    return response["FlowLogIds"][0]
+
+    def attempt():
+        response = client.create_flow_logs(**request)
+        if response.get("Unsuccessful"):
+            # Nothing was created: AWS reports the error inside the answer.
+            error = response["Unsuccessful"][0].get("Error", {})
+            raise client_error(str(error.get("Code", "")), str(error.get("Message", "")), "CreateFlowLogs")
+        return response["FlowLogIds"][0]
+
+    try:
+        # A flow-log role made seconds ago cannot be assumed until IAM has propagated it.
+        return wait_for_consistency(
+            attempt,
+            "iam_role",
+            f"Creating the flow log of {params['resource_id']} with role {params['deliver_logs_permission_arn']}",
+            params["consistency_timeout"],
+        )
+    except NotYetConsistent as e:
+        module.fail_json(msg=str(e), aws_error_code=e.code)
+    except botocore.exceptions.ClientError as e:
+        module.fail_json_aws(e, msg="Creating the flow log failed")
 
 
 def main():
@@ -177,6 +205,7 @@ def main():
         log_group_name=dict(type="str", required=True),
         deliver_logs_permission_arn=dict(type="str"),
         max_aggregation_interval=dict(type="int", default=600, choices=[60, 600]),
+        consistency_timeout=dict(type="int", default=120),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
     )

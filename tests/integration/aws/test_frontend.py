@@ -228,6 +228,13 @@ def test_app_instances(deployment):
         assert (volume["VolumeType"], volume["Size"], volume["Encrypted"]) == ("gp3", 30, True)
 
 
+def test_app_instance_tags_stay_out_of_instance_metadata(deployment):
+    # With tags in instance metadata, EC2 refuses tag keys with spaces or "/" (a user tag like
+    # "Cost Center" would stop the launch); nothing reads tags from metadata.
+    for instance in _app_instances(deployment):
+        assert instance["MetadataOptions"]["InstanceMetadataTags"] == "disabled"
+
+
 def test_app_instances_registered_on_8065(deployment):
     assert _registered(deployment) == sorted((i["InstanceId"], 8065) for i in _app_instances(deployment))
 

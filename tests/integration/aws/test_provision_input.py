@@ -46,9 +46,14 @@ def nothing_created(aws):
         ({"mattermost_ha_public_subnet_cidrs": ["10.0.0.0/24"], "mattermost_ha_private_subnet_cidrs": ["10.0.2.0/24"]},
          "mattermost_ha_public_subnet_cidrs and mattermost_ha_private_subnet_cidrs", "at least two zones"),
         ({"mattermost_ha_name": "Matter most"}, "mattermost_ha_name", "letters, digits and dashes"),
+        # RDS refuses identifiers with two dashes in a row (mattermost--x-db).
+        ({"mattermost_ha_name": "Matter--most"}, "mattermost_ha_name", "two dashes in a row"),
+        # Elastic Load Balancing refuses load balancer names starting with internal-.
+        ({"mattermost_ha_name": "internal"}, "mattermost_ha_name", "must not start with internal"),
+        ({"mattermost_ha_name": "Internal-Chat"}, "mattermost_ha_name", "must not start with internal"),
     ],
     ids=["overlap", "outside-vpc", "one-az", "invalid-cidr", "host-bits", "not-a-cidr", "ssh-world", "one-subnet",
-         "bad-name"],
+         "bad-name", "double-dash-name", "internal-name", "internal-prefix-name"],
 )
 def test_bad_input_fails_before_any_change(aws, bad, variable, detail):
     run = run_playbook("playbooks/provision.yml", "-e", json.dumps({**BASE, **bad}), env=aws.env, check=False)
