@@ -1,4 +1,4 @@
-"""What issue 4's roles hand to the frontend roles, created directly with boto3.
+"""What the network roles hand to the front-end roles, created directly with boto3.
 
 The frontend roles take only variables (VPC, subnets in AZ order, security groups, instance
 profile), so users can bring their own network; the tests do the same.
@@ -43,7 +43,7 @@ def create_prerequisites(aws, name="Mattermost"):
     }
 
 
-# Issue 5's inputs for a run against moto, with the switches for what moto cannot store.
+# The front end's inputs for a run against moto, with the switches for what moto cannot store.
 EMULATOR_FRONTEND_VARS = {
     "mattermost_ha_site_domain": "chat.example.com",
     "mattermost_ha_db_password": "Lab-Passw0rd!#",

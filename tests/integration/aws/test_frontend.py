@@ -1,4 +1,4 @@
-"""Issue 5 against the moto server: certificate, target group, ALB, Aurora and app instances.
+"""The front-end roles against the moto server: certificate, target group, ALB, Aurora and app instances.
 
 One provisioning run (module-scoped) is shared by the assertion tests; then the second run
 (changed=0), scaling, teardown. Every assertion reads real state back with boto3.

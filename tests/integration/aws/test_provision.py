@@ -348,7 +348,7 @@ def test_teardown_leaves_nothing(deployment):
     assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("Mattermost-")] == []
     assert iam.list_instance_profiles()["InstanceProfiles"] == []
     assert deployment.client("logs").describe_log_groups(logGroupNamePrefix="/mattermost-ha/")["logGroups"] == []
-    # The front end (issue 5's roles) went first.
+    # The front end (load balancer, instances, Aurora, certificate) went first.
     assert deployment.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
     assert deployment.client("rds").describe_db_clusters()["DBClusters"] == []
     assert deployment.client("acm").list_certificates()["CertificateSummaryList"] == []
