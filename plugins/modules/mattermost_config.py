@@ -364,7 +364,7 @@ def main():
         known = _merge_dicts(_load(module, module.params["defaults_path"], "default configuration"), current)
 
     wanted = _merge_dicts(module.params["settings"], module.params["secret_settings"])
-    merged, unknown, changed_keys, _ = _compare(module, current, wanted, known, server_view=False)
+    merged, unknown, changed_keys, _hidden = _compare(module, current, wanted, known, server_view=False)
     changed = bool(changed_keys)
     result = dict(
         changed=changed,
