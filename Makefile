@@ -11,6 +11,9 @@ export CONTAINERS_CONF := $(CURDIR)/tests/images/containers.conf
 export MOLECULE_GLOB := molecule/*/molecule.yml
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k network"`.
 PYTEST_ARGS ?=
+# Two xdist workers: the container tests in one, the emulator-only files in the other
+# (tests/conftest.py schedules whole files). `make pytest PYTEST_WORKERS=0` runs serially.
+PYTEST_WORKERS ?= 2
 
 # podman's CNI backend (tests/images/containers.conf selects it) resolves container names on a
 # network only with the dnsname plugin; --no-install-recommends would not bring it.
@@ -65,7 +68,7 @@ lint: venv
 	ansible-lint --offline
 
 pytest: setup
-	pytest $(PYTEST_ARGS)
+	pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 molecule: setup images
 	@for s in molecule/*/; do \

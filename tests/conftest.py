@@ -61,6 +61,35 @@ def mattermost_release_url(mattermost_release):
         yield url
 
 
+# `make pytest` runs the suite in pytest-xdist workers, a whole test file per worker at a time,
+# so that a file's module-scoped fixtures (a provisioned deployment, the lab) are built once.
+# Test files that start podman containers use fixed names (mmha-lab-*, the stand-in's host):
+# they form one scope and run one after another in one worker. (A custom scheduler rather than
+# `xdist_group` marks: pytest-xdist 3.8 cannot rename the node ids of pytest 9.2, so
+# `--dist loadgroup` silently ignores the marks.)
+CONTAINER_TEST_DIRS = ("tests/integration/lab/", "tests/integration/standin/")
+# The longest scopes start first, so that no worker is left with one of them at the end.
+LONGEST_SCOPES = ("containers", "tests/integration/aws/test_provision.py",
+                  "tests/integration/aws/test_frontend.py", "tests/integration/aws/test_real_aws_roles.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TestFileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            path = nodeid.split("::", 1)[0]
+            return "containers" if path.startswith(CONTAINER_TEST_DIRS) else path
+
+        def _assign_work_unit(self, node):
+            for scope in reversed(LONGEST_SCOPES):
+                if scope in self.workqueue:
+                    self.workqueue.move_to_end(scope, last=False)
+            super()._assign_work_unit(node)
+
+    return TestFileScheduling(config, log)
+
+
 def pytest_report_header(config):
     pg_bin = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
     return f"mattermost_ha harness: moto server and PostgreSQL 15 started on demand (PG_BIN={pg_bin})"
