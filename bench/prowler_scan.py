@@ -56,10 +56,6 @@ EMULATOR_GAPS = {
         "the cluster has IAMDatabaseAuthenticationEnabled true; moto reports false on its member "
         "instances, where AWS reports the cluster's setting"
     ),
-    "rds_instance_integration_cloudwatch_logs": (
-        "the cluster exports the postgresql log; moto reports no EnabledCloudwatchLogsExports on "
-        "its member instances, where AWS reports the cluster's"
-    ),
     "rds_instance_transport_encrypted": (
         "moto's cluster parameter groups know no rds.* parameter, so the emulator runs set "
         "mattermost_ha_db_cluster_parameters: [] (EMULATOR_FRONTEND_VARS); on AWS the default "
