@@ -8,7 +8,7 @@ emulator cannot store or answer (EMULATOR_GAPS, each with its reason).
     .venv/bin/python bench/prowler_scan.py             # --keep DIR keeps prowler's output there
 
 Not part of `make test`: prowler is about 2.3 GB installed (first run: about 10 minutes of
-download), a run takes 5 to 10 minutes on 2 shared cores. See bench/README.md.
+download), a run takes 4 to 8 minutes on 2 shared cores. See bench/README.md.
 """
 
 import argparse
