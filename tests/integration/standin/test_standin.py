@@ -152,7 +152,7 @@ def test_verify_full_needs_the_ca_that_signed_the_server_and_its_host_name(insta
         assert server.stop() == 0
 
     refused = [("localhost", other_ca, "certificate verify failed"),
-               ("127.0.0.1", server_ca, 'does not match host name "127.0.0.1"')]
+               ("127.0.0.1", server_ca, "does not match host name")]
     for host, ca, reason in refused:
         port, _ = configure(installed, tmp_path, database.dsn(host=host, sslmode="verify-full",
                                                               extra=f"sslrootcert={ca}&connect_timeout=10"))
