@@ -33,7 +33,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 LAB_DIR = Path(os.environ.get("MMHA_LAB_DIR", REPO / ".lab"))
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from db_tls import make_db_certs  # noqa: E402
 from harness.net import wait_for_port  # noqa: E402
 
 NETWORK = os.environ.get("MMHA_LAB_NETWORK", "mmha-lab")
@@ -47,6 +49,7 @@ RELEASE_SERVER = "https://releases.mattermost.com"
 RELEASE_MIRROR = os.environ.get("MMHA_LAB_RELEASE_URL", "")
 MATTERMOST_GPG_KEY = "https://deb.packages.mattermost.com/pubkey.gpg"
 FIRST_APP_NODE = "mmha-lab-app-01"
+DB_HOSTS = ("mmha-lab-db-writer", "mmha-lab-db-reader")
 
 
 class LabError(Exception):
@@ -125,6 +128,11 @@ def release_server_reachable():
         return False
 
 
+def _reusable(info):
+    """A release prepared by an earlier `up` (a stand-in built before fingerprints were pinned is rebuilt)."""
+    return info["source"] == "real" or (info["source"] == "stand-in" and "gpg_fingerprint" in info)
+
+
 def prepare_release():
     """The release the lab installs, and where it came from (written to release.json)."""
     release_dir = LAB_DIR / "release"
@@ -134,7 +142,7 @@ def prepare_release():
         log(f"MMHA_LAB_RELEASE_URL: the lab installs the release at {RELEASE_MIRROR}")
         info = {"source": "mirror", "version": VERSION, "url": RELEASE_MIRROR,
                 "checksum": os.environ.get("MMHA_LAB_RELEASE_CHECKSUM", ""), "gpg_key": MATTERMOST_GPG_KEY}
-    elif info_file.exists() and json.loads(info_file.read_text())["source"] != "mirror":
+    elif info_file.exists() and _reusable(json.loads(info_file.read_text())):
         return json.loads(info_file.read_text())
     elif release_server_reachable():
         log(f"{RELEASE_SERVER} answers: the lab installs the real Mattermost {VERSION}")
@@ -153,6 +161,7 @@ def prepare_release():
                 "url": f"http://{GATEWAY}:{RELEASE_PORT}/{built.tarball.name}",
                 "checksum": "sha256:" + built.sha256.read_text().split()[0],
                 "gpg_key": f"http://{GATEWAY}:{RELEASE_PORT}/{built.public_key.name}",
+                "gpg_fingerprint": built.fingerprint,
                 "license_file": str(release_dir / "lab.mattermost-license")}
     info_file.write_text(json.dumps(info, indent=2))
     return info
@@ -198,7 +207,11 @@ def up(args):
 
 
 def _up(args):
+    # The database containers serve certificates of the lab's own CA for their host names; the
+    # app nodes check them with sslmode=verify-full (inventories/local: mattermost_ha_db_ssl_ca).
+    make_db_certs(LAB_DIR / "db-tls", DB_HOSTS)
     run_playbook("tests/lab/hosts.yml", {"lab_network": NETWORK, "lab_subnet": SUBNET,
+                                         "lab_tls_dir": str(LAB_DIR / "db-tls"),
                                          "lab_app_count": args.app_count, "lab_state": "present"})
     moto = Path(sys.executable).parent / "moto_server"
     start_background("moto", [str(moto), "-H", GATEWAY, "-p", str(MOTO_PORT)], MOTO_PORT,

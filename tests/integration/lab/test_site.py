@@ -99,6 +99,25 @@ def test_one_active_configuration_in_the_writer(first_run):
     assert out.strip() == "1"
 
 
+def test_mattermost_uses_its_own_login_with_verify_full_against_the_lab_ca(first_run):
+    sessions = podman_exec("mmha-lab-db-writer", "runuser", "-u", "postgres", "--", "psql", "-XAt", "-d", "mattermost",
+                           "-c", "SELECT DISTINCT a.usename || ' ssl=' || s.ssl FROM pg_stat_activity a "
+                           "JOIN pg_stat_ssl s USING (pid) "
+                           "WHERE a.datname = 'mattermost' AND a.client_addr IS NOT NULL")
+    assert sessions.split("\n")[:-1] == ["mattermost ssl=t"], sessions
+    owner = podman_exec("mmha-lab-db-writer", "runuser", "-u", "postgres", "--", "psql", "-XAt", "-c",
+                        "SELECT pg_get_userbyid(datdba), rolsuper, rolcreatedb, rolcreaterole "
+                        "FROM pg_database, pg_roles WHERE datname = 'mattermost' AND rolname = 'mattermost'")
+    assert owner.strip() == "mattermost|f|f|f"
+    for node in NODES:
+        environment = podman_exec(node, "cat", "/opt/mattermost/config/mattermost.environment")
+        assert "postgres://mattermost:" in environment
+        assert "sslmode=verify-full" in environment
+        assert "sslrootcert=/etc/ssl/mattermost-ha/db-ca-bundle.pem" in environment
+        ca = podman_exec(node, "cat", "/etc/ssl/mattermost-ha/db-ca-bundle.pem")
+        assert ca.strip() == (REPO / ".lab/db-tls/ca.pem").read_text().strip()
+
+
 def test_the_app_instances_are_in_the_target_group(first_run):
     elbv2 = client("elbv2")
     [group] = elbv2.describe_target_groups(Names=["Mattermost-Targets"])["TargetGroups"]

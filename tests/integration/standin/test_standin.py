@@ -134,6 +134,34 @@ def test_unreachable_database_fails_start_up(installed, tmp_path, database):
     assert any(line["msg"] == "Failed to ping DB" and line["level"] == "error" for line in server.log_lines())
 
 
+def test_verify_full_needs_the_ca_that_signed_the_server_and_its_host_name(installed, tmp_path, database,
+                                                                             postgres_pair):
+    """sslmode=verify-full with sslrootcert, as the roles write the DSN (lib/pq checks both, as libpq does)."""
+    server_ca = tmp_path / "server-ca.pem"  # the harness's certificate is self-signed for CN=localhost
+    server_ca.write_bytes((postgres_pair.primary.datadir / "server.crt").read_bytes())
+    other_ca = tmp_path / "other-ca.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", str(tmp_path / "other-ca.key"), "-out", str(other_ca)], check=True, capture_output=True)
+
+    port, _ = configure(installed, tmp_path, database.dsn(host="localhost", sslmode="verify-full",
+                                                          extra=f"sslrootcert={server_ca}&connect_timeout=10"))
+    server = MattermostProcess(installed).start(port)
+    try:
+        assert server.ping()[0] == 200
+    finally:
+        assert server.stop() == 0
+
+    refused = [("localhost", other_ca, "certificate verify failed"),
+               ("127.0.0.1", server_ca, "does not match host name")]
+    for host, ca, reason in refused:
+        port, _ = configure(installed, tmp_path, database.dsn(host=host, sslmode="verify-full",
+                                                              extra=f"sslrootcert={ca}&connect_timeout=10"))
+        server = MattermostProcess(installed, env={"MM_STANDIN_DB_RETRY_SECONDS": "1"}).start(port, wait=False)
+        code, out = server.wait_exit()
+        assert code == 1, out
+        assert "Failed to ping DB" in out and reason in out, out
+
+
 def test_deep_ping_fails_while_database_is_down_and_recovers(installed, tmp_path, database, db_proxy):
     port, socket_path = configure(installed, tmp_path, database.dsn(port=db_proxy.port))
     server = MattermostProcess(installed).start(port)

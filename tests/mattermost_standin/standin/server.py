@@ -200,6 +200,9 @@ def _json_response(handler, status, body, headers=None):
     handler.send_header("Content-Length", str(len(data)))
     handler.send_header("X-Version-Id", handler.server.app.version_id())
     handler.send_header("X-Request-Id", common.new_id())
+    service = handler.server.app.config.get("ServiceSettings", {})
+    if service.get("TLSStrictTransport"):  # web/handlers.go: on every API response
+        handler.send_header("Strict-Transport-Security", f"max-age={service.get('TLSStrictTransportMaxAge', 63072000)}")
     for key, value in (headers or {}).items():
         handler.send_header(key, value)
     handler.end_headers()
