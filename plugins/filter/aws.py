@@ -3,10 +3,14 @@
 # Copyright: Contributors to the mattermost_ha.aws collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""AWS facts the roles derive: the partition of a region, and whether a failed task met
-AWS's eventual consistency (the documented answers of module_utils/eventual.py)."""
+"""AWS facts the roles derive: the partition of a region, whether a failed task met
+AWS's eventual consistency (the documented answers of module_utils/eventual.py), and the
+digest of a password that AWS cannot be asked about."""
 
 from __future__ import annotations
+
+import hashlib
+import hmac
 
 from ansible.errors import AnsibleFilterError
 
@@ -51,9 +55,33 @@ def not_yet_consistent(result, situation):
                for known, _pattern in ANSWERS[situation])
 
 
+# PBKDF2-HMAC-SHA256 iterations: OWASP's 2023 recommendation for this hash.
+_DIGEST_ROUNDS = 600000
+
+
+def password_digest(password, salt, compare_to=""):
+    """pbkdf2-sha256$<rounds>$<salt>$<hex>: a slow, salted digest of password.
+
+    With compare_to (an earlier digest), its rounds are reused and compare_to is returned when
+    the password matches it (compared in constant time), so a stored digest stays the same.
+    """
+    if not isinstance(password, str) or not isinstance(salt, str) or not salt:
+        raise AnsibleFilterError("password_digest: password and a non-empty salt must be strings")
+    rounds = _DIGEST_ROUNDS
+    parts = str(compare_to or "").split("$")
+    if len(parts) == 4 and parts[0] == "pbkdf2-sha256" and parts[1].isdigit() and parts[2] == salt:
+        rounds = int(parts[1])
+    value = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), rounds).hex()
+    digest = f"pbkdf2-sha256${rounds}${salt}${value}"
+    if compare_to and hmac.compare_digest(digest, str(compare_to)):
+        return str(compare_to)
+    return digest
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "aws_partition": aws_partition,
             "not_yet_consistent": not_yet_consistent,
+            "password_digest": password_digest,
         }

@@ -79,11 +79,12 @@ def create_endpoint(client, subnet_id, security_group_ids, preserve_client_ip, t
         params["TagSpecifications"] = boto3_tag_specifications(tags, [RESOURCE_TYPE])
     if client_token:
         params["ClientToken"] = client_token
-    return client.create_instance_connect_endpoint(**params)["InstanceConnectEndpoint"]
+    return client.create_instance_connect_endpoint(aws_retry=True, **params)["InstanceConnectEndpoint"]
 
 
 def delete_endpoint(client, endpoint_id):
-    return client.delete_instance_connect_endpoint(InstanceConnectEndpointId=endpoint_id)["InstanceConnectEndpoint"]
+    deleted = client.delete_instance_connect_endpoint(InstanceConnectEndpointId=endpoint_id, aws_retry=True)
+    return deleted["InstanceConnectEndpoint"]
 
 
 def wait_for_state(client, endpoint_id, target, timeout, delay=10):

@@ -19,7 +19,7 @@ def ensure_tags(client, endpoint_id, current_tags, tags, purge_tags, check_mode)
     if not (to_set or to_unset) or check_mode:
         return bool(to_set or to_unset)
     if to_unset:
-        client.delete_tags(Resources=[endpoint_id], Tags=[{"Key": key} for key in to_unset])
+        client.delete_tags(Resources=[endpoint_id], Tags=[{"Key": key} for key in to_unset], aws_retry=True)
     if to_set:
-        client.create_tags(Resources=[endpoint_id], Tags=ansible_dict_to_boto3_tag_list(to_set))
+        client.create_tags(Resources=[endpoint_id], Tags=ansible_dict_to_boto3_tag_list(to_set), aws_retry=True)
     return True

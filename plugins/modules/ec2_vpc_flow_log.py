@@ -175,7 +175,7 @@ def create(client, module):
         request["TagSpecifications"] = boto3_tag_specifications(params["tags"], ["vpc-flow-log"])
 
     def attempt():
-        response = client.create_flow_logs(**request)
+        response = client.create_flow_logs(aws_retry=True, **request)
         if response.get("Unsuccessful"):
             # Nothing was created: AWS reports the error inside the answer.
             error = response["Unsuccessful"][0].get("Error", {})
@@ -224,7 +224,7 @@ def main():
             if existing:
                 changed = True
                 if not module.check_mode:
-                    client.delete_flow_logs(FlowLogIds=[f["FlowLogId"] for f in existing])
+                    client.delete_flow_logs(FlowLogIds=[f["FlowLogId"] for f in existing], aws_retry=True)
             module.exit_json(changed=changed, flow_log={}, diff=dict(before=before, after={}))
 
         stale = [f for f in existing if not settings_match(module, f)]
@@ -234,7 +234,7 @@ def main():
         if remove:
             changed = True
             if not module.check_mode:
-                client.delete_flow_logs(FlowLogIds=[f["FlowLogId"] for f in remove])
+                client.delete_flow_logs(FlowLogIds=[f["FlowLogId"] for f in remove], aws_retry=True)
         if keep:
             flow_log = keep[0]
             current_tags = boto3_tag_list_to_ansible_dict(flow_log.get("Tags", []))

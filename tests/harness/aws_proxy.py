@@ -4,7 +4,7 @@ Real AWS is eventually consistent: a resource made seconds ago can be refused by
 call. moto never does that. The proxy forwards every request to moto unchanged, except
 requests a rule matches: those get the documented AWS error for the rule's first ``times``
 matches, then go through. ``rule.seen`` counts the refusals, so tests can tell the caller
-retried.
+retried. ``requests`` keeps every request body, so tests can tell what was sent.
 """
 
 import http.client
@@ -47,6 +47,7 @@ class Rule:
 class AwsProxy:
     def __init__(self, target_port):
         self.rules = []
+        self.requests = []
         self.target_port = target_port
         proxy = self
 
@@ -57,6 +58,7 @@ class AwsProxy:
             def _forward(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                proxy.requests.append(body)
                 for rule in proxy.rules:
                     if rule.seen < rule.times and rule.applies(body):
                         rule.seen += 1

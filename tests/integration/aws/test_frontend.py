@@ -217,6 +217,7 @@ def test_app_instances(deployment):
     for instance in instances:
         assert instance["InstanceType"] == "m5.large"
         assert instance["MetadataOptions"]["HttpTokens"] == "required"
+        assert instance["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
         assert instance["Monitoring"]["State"] == "enabled"
         assert instance["IamInstanceProfile"]["Arn"] == deployment.prereqs["mattermost_ha_instance_profile_arn"]
         assert [g["GroupId"] for g in instance["SecurityGroups"]] == [

@@ -265,10 +265,8 @@ def test_instance_role_and_profile(deployment):
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": deployment.account_id}}
     attached = iam.list_attached_role_policies(RoleName="Mattermost-App-Role")["AttachedPolicies"]
     attached = {p["PolicyArn"] for p in attached}
-    assert attached == {
-        "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
-        "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-    }
+    # SSM and the CloudWatch agent are off by default: no AWS managed policy (Resource "*").
+    assert attached == set()
     assert iam.list_role_policies(RoleName="Mattermost-App-Role")["PolicyNames"] == ["file-store"]
     inline = iam.get_role_policy(RoleName="Mattermost-App-Role", PolicyName="file-store")["PolicyDocument"]
     resources = {s["Resource"] for s in inline["Statement"]}

@@ -18,6 +18,16 @@ BASE = {
 }
 
 
+# Valid inputs of the configuration phase, checked by provision.yml when site.yml asks for it.
+CONFIGURE_OK = {
+    "mattermost_ha_validate_configure_inputs": True,
+    "mattermost_ha_checksum": "sha256:" + "ab" * 32,
+    "mattermost_ha_admin_username": "sysadmin",
+    "mattermost_ha_admin_password": "Adm1n-password!",
+    "mattermost_ha_license_file": __file__,
+}
+
+
 def nothing_created(aws):
     ec2 = aws.client("ec2")
     deployment = [{"Name": "tag:mattermost-ha:deployment", "Values": ["Mattermost"]}]
@@ -51,9 +61,28 @@ def nothing_created(aws):
         # Elastic Load Balancing refuses load balancer names starting with internal-.
         ({"mattermost_ha_name": "internal"}, "mattermost_ha_name", "must not start with internal"),
         ({"mattermost_ha_name": "Internal-Chat"}, "mattermost_ha_name", "must not start with internal"),
+        # Not only a literal /0: any public source wider than a /16.
+        ({"mattermost_ha_admin_cidrs": ["203.0.113.0/24", "0.0.0.0/1"]}, "mattermost_ha_admin_cidrs",
+         "wide part of it (0.0.0.0/1)"),
+        ({"mattermost_ha_admin_cidrs": ["1.0.0.0/8"]}, "mattermost_ha_admin_cidrs", "wide part of it (1.0.0.0/8)"),
+        ({"mattermost_ha_availability_zones": ["us-west-1a", "us-west-1z"]}, "mattermost_ha_availability_zones",
+         "us-west-1z is not an available zone of us-west-1"),
+        ({"mattermost_ha_tags": {"aws:owner": "me"}}, "mattermost_ha_tags", 'tag key "aws:owner" is not allowed'),
+        ({"mattermost_ha_tags": {"Name": "mine"}}, "mattermost_ha_tags", 'tag key "Name" is not allowed'),
+        ({"mattermost_ha_tags": {"Team": "x" * 257}}, "mattermost_ha_tags",
+         "the value of Team"),
+        ({"mattermost_ha_tags": {"Cost#Center": "1"}}, "mattermost_ha_tags", 'tag key "Cost#Center" is not allowed'),
+        # What the configuration phase needs, checked first when site.yml asks for it.
+        ({**CONFIGURE_OK, "mattermost_ha_checksum": ""}, "mattermost_ha_checksum is empty", "sha256:"),
+        ({**CONFIGURE_OK, "mattermost_ha_admin_password": ""}, "mattermost_ha_admin_password is missing",
+         "mattermost_ha_admin_username (sysadmin)"),
+        ({**CONFIGURE_OK, "mattermost_ha_license_file": ""}, "mattermost_ha_license_file is not set",
+         "2 app nodes (mattermost_ha_app_count)"),
     ],
     ids=["overlap", "outside-vpc", "one-az", "invalid-cidr", "host-bits", "not-a-cidr", "ssh-world", "one-subnet",
-         "bad-name", "double-dash-name", "internal-name", "internal-prefix-name"],
+         "bad-name", "double-dash-name", "internal-name", "internal-prefix-name", "ssh-half-internet", "ssh-slash-8",
+         "zone-not-in-region", "tag-key-aws", "tag-key-name", "tag-value-too-long", "tag-key-bad-character",
+         "empty-checksum", "no-admin-password", "no-license-two-nodes"],
 )
 def test_bad_input_fails_before_any_change(aws, bad, variable, detail):
     run = run_playbook("playbooks/provision.yml", "-e", json.dumps({**BASE, **bad}), env=aws.env, check=False)
@@ -67,6 +96,51 @@ def test_bad_input_fails_before_any_change(aws, bad, variable, detail):
     # The failing task is one of aws_preflight's checks: nothing ran after it.
     assert before.rsplit("TASK [", 1)[1].startswith("mattermost_ha.aws.aws_preflight : Check"), run.output
     nothing_created(aws)
+
+
+def first_failure_of(run):
+    assert run.returncode != 0
+    assert run.changed == 0
+    first_failure = re.search(r"^(fatal|failed): \[localhost\]", run.output, re.MULTILINE)
+    assert first_failure, run.output
+    return " ".join(run.output[first_failure.start():].split())
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        # us-west-1's zones do not offer this type (nor does any zone).
+        ({"mattermost_ha_app_instance_type": "x9.huge"},
+         "mattermost_ha_app_instance_type x9.huge is not offered in us-west-1a, us-west-1b"),
+    ],
+    ids=["instance-type-not-offered"],
+)
+def test_input_aws_or_the_region_would_refuse_fails_in_validation(aws, bad, expected):
+    run = run_playbook("playbooks/provision.yml", "-e", json.dumps({**BASE, **bad}), env=aws.env, check=False)
+    assert expected in first_failure_of(run), run.output
+    nothing_created(aws)
+
+
+def test_a_bucket_of_the_file_store_name_owned_by_no_deployment_is_refused(aws):
+    account = aws.client("sts").get_caller_identity()["Account"]
+    bucket = f"mattermost-ha-mattermost-{account}-us-west-1"
+    aws.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-1"})
+    run = run_playbook("playbooks/provision.yml", "-e", json.dumps(BASE), env=aws.env, check=False)
+    failure = first_failure_of(run)
+    assert f"mattermost_ha_file_store_bucket ({bucket}" in failure
+    assert f"s3 bucket {bucket} has no mattermost-ha:deployment tag" in failure
+    assert [b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]] == [bucket]
+
+
+def test_long_names_in_long_regions_get_distinct_bucket_names(aws):
+    name = "A" + "b" * 23  # 24 characters, the most mattermost_ha_name allows
+    buckets = []
+    for region in ("ap-southeast-1", "ap-southeast-2"):
+        run = run_playbook("tests/integration/aws/playbooks/preflight.yml", "-e", json.dumps(
+            {"mattermost_ha_region": region, "mattermost_ha_name": name}), env=aws.env)
+        buckets.append(re.search(r"bucket=([a-z0-9.-]+)", run.output)[1])
+    assert buckets[0] != buckets[1]
+    assert all(len(b) <= 63 and b.startswith(f"mattermost-ha-{name.lower()}-") for b in buckets), buckets
 
 
 def test_check_mode_on_an_empty_account(aws):

@@ -32,7 +32,7 @@ def render(tmp_path, region):
                          [("us-west-1", "aws"), ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")])
 def test_every_arn_is_in_the_region_partition(tmp_path, region, partition):
     rendered = render(tmp_path, region)
-    assert len(rendered) == 8
+    assert len(rendered) == 10
     partitions = {name: set(ARN.findall(text)) for name, text in rendered.items()}
     assert all(found == {partition} for found in partitions.values()), partitions
     defaults = json.loads(rendered["defaults.json"])

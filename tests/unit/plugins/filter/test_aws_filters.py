@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "collections"))
 from ansible_collections.mattermost_ha.aws.plugins.filter.aws import (  # noqa: E402
     aws_partition,
     not_yet_consistent,
+    password_digest,
 )
 
 
@@ -44,3 +45,17 @@ def test_other_failures_and_successes_are_not_retried():
     assert not_yet_consistent(other, "iam_role") is False
     assert not_yet_consistent({"changed": True}, "iam_role") is False
     assert not_yet_consistent(RDS_REFUSED, "acm_certificate_in_use") is False
+
+
+def test_password_digest_is_salted_slow_and_stable():
+    first = password_digest("Passw0rd!", "prod-db@us-west-1")
+    algorithm, rounds, salt, value = first.split("$")
+    assert (algorithm, rounds, salt) == ("pbkdf2-sha256", "600000", "prod-db@us-west-1")
+    assert len(value) == 64 and "Passw0rd" not in first
+    assert password_digest("Passw0rd!", "prod-db@us-west-1", first) == first
+    assert password_digest("Passw0rd!", "prod-db@eu-west-1") != first  # another cluster, another salt
+    assert password_digest("Other-passw0rd", "prod-db@us-west-1", first) != first
+    # An earlier digest's rounds are kept, so a later change of the default does not resend the password.
+    older = password_digest("Passw0rd!", "s", "pbkdf2-sha256$1000$s$00")
+    assert older.split("$")[1] == "1000"
+    assert password_digest("Passw0rd!", "s", older) == older

@@ -15,6 +15,7 @@ import boto3
 import pytest
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.mattermost_ha.aws.plugins.modules import ec2_instance_connect_endpoint as module
 from botocore.stub import ANY, Stubber
 
@@ -84,7 +85,8 @@ def run(client, **args):
         raise Exit(result, failed=True)
 
     with patch_module_args(args), \
-            mock.patch.object(AnsibleAWSModule, "client", return_value=client), \
+            mock.patch.object(AnsibleAWSModule, "client", side_effect=lambda _service, retry_decorator=None, **_kw:
+                              RetryingBotoClientWrapper(client, retry_decorator)), \
             mock.patch("ansible.module_utils.basic.AnsibleModule.exit_json", exit_json), \
             mock.patch("ansible.module_utils.basic.AnsibleModule.fail_json", fail_json), \
             mock.patch("time.sleep") as sleep, pytest.raises(Exit) as caught:

@@ -7,6 +7,7 @@ import boto3
 import pytest
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.mattermost_ha.aws.plugins.modules import ec2_vpc_flow_log as module
 from moto import mock_aws
 
@@ -40,7 +41,8 @@ def run(client, **args):
         raise Exit(result)
 
     with patch_module_args(args), \
-            mock.patch.object(AnsibleAWSModule, "client", return_value=client), \
+            mock.patch.object(AnsibleAWSModule, "client", side_effect=lambda _service, retry_decorator=None, **_kw:
+                              RetryingBotoClientWrapper(client, retry_decorator)), \
             mock.patch("ansible.module_utils.basic.AnsibleModule.exit_json", leave), \
             mock.patch("ansible.module_utils.basic.AnsibleModule.fail_json", leave), \
             pytest.raises(Exit) as caught:

@@ -1,0 +1,272 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: mattermost_ha.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: deployment_resources
+version_added: 0.2.0
+short_description: Find resources by the names a deployment derives, and say whether the deployment owns them
+description:
+  - Read only. For each named resource, asks AWS for it by that name and reads its tags. A
+    resource is owned by the deployment when its C(mattermost-ha:deployment) tag equals
+    O(deployment) exactly (case included); the name alone never makes a resource the
+    deployment's.
+  - AWS lower-cases some derived names (Aurora identifiers, S3 buckets), so two deployments whose
+    names differ only in case derive the same names; the tag tells them apart.
+  - With O(warn_foreign), every resource found but not owned is reported as a warning, naming
+    its owner (or that it has no deployment tag); a teardown leaves such resources alone.
+author:
+  - mattermost_ha.aws maintainers (@mattermost-ha)
+options:
+  deployment:
+    description: The deployment name (C(mattermost_ha_name)).
+    required: true
+    type: str
+  resources:
+    description: The resources to look for.
+    required: true
+    type: list
+    elements: dict
+    suboptions:
+      key:
+        description: The key of this resource in RV(resources).
+        required: true
+        type: str
+      kind:
+        description: What kind of resource O(resources[].name) names.
+        required: true
+        type: str
+        choices:
+          - rds_cluster
+          - rds_instance
+          - rds_subnet_group
+          - rds_cluster_parameter_group
+          - iam_role
+          - iam_instance_profile
+          - elbv2_load_balancer
+          - elbv2_target_group
+          - s3_bucket
+          - logs_log_group
+          - kms_alias
+      name:
+        description: The name (identifier, alias without C(alias/)) to look for.
+        required: true
+        type: str
+  warn_foreign:
+    description: Warn about every resource found that the deployment does not own.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Which of the database's resources does this deployment own?
+  mattermost_ha.aws.deployment_resources:
+    deployment: Mattermost
+    resources:
+      - {key: cluster, kind: rds_cluster, name: mattermost-db}
+      - {key: monitoring_role, kind: iam_role, name: Mattermost-RDS-Monitoring}
+    warn_foreign: true
+  register: owned
+"""
+
+RETURN = r"""
+resources:
+  description: Each resource by its key.
+  returned: always
+  type: dict
+  contains:
+    exists:
+      description: AWS has a resource of that kind and name (in this account, or for S3 anywhere).
+      type: bool
+    owned:
+      description: It exists and its deployment tag equals O(deployment).
+      type: bool
+    owner:
+      description: The value of its C(mattermost-ha:deployment) tag; empty when it has none or is unreadable.
+      type: str
+    name:
+      description: The name as AWS reports it.
+      type: str
+    arn:
+      description: Its ARN, where AWS gives one.
+      type: str
+  sample: {"cluster": {"exists": true, "owned": false, "owner": "prod", "name": "prod-db", "arn": "arn:aws:rds:..."}}
+foreign:
+  description: One sentence for every resource found that the deployment does not own.
+  returned: always
+  type: list
+  elements: str
+"""
+
+try:
+    import botocore
+except ImportError:
+    botocore = None  # reported by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+TAG = "mattermost-ha:deployment"
+
+# Error codes meaning "no such resource" for each kind.
+NOT_FOUND = {
+    "rds_cluster": ["DBClusterNotFoundFault"],
+    "rds_instance": ["DBInstanceNotFound"],
+    "rds_subnet_group": ["DBSubnetGroupNotFoundFault"],
+    "rds_cluster_parameter_group": ["DBParameterGroupNotFound", "DBClusterParameterGroupNotFound"],
+    "iam_role": ["NoSuchEntity"],
+    "iam_instance_profile": ["NoSuchEntity"],
+    "elbv2_load_balancer": ["LoadBalancerNotFound"],
+    "elbv2_target_group": ["TargetGroupNotFound"],
+    "s3_bucket": ["NoSuchBucket", "404"],
+    "logs_log_group": ["ResourceNotFoundException"],
+    "kms_alias": ["NotFoundException"],
+}
+
+def tag_dict(tag_list):
+    return {t.get("Key", t.get("key")): t.get("Value", t.get("value")) for t in tag_list or []}
+
+
+class Finder:
+    def __init__(self, module):
+        self.module = module
+        self.clients = {}
+
+    def client(self, service):
+        if service not in self.clients:
+            self.clients[service] = self.module.client(service, retry_decorator=AWSRetry.jittered_backoff())
+        return self.clients[service]
+
+    def rds_tags(self, arn):
+        return tag_dict(self.client("rds").list_tags_for_resource(ResourceName=arn, aws_retry=True)["TagList"])
+
+    # Each returns (name, arn, tags) or raises the "not found" ClientError.
+    def rds_cluster(self, name):
+        found = self.client("rds").describe_db_clusters(DBClusterIdentifier=name, aws_retry=True)["DBClusters"][0]
+        return found["DBClusterIdentifier"], found["DBClusterArn"], tag_dict(found.get("TagList"))
+
+    def rds_instance(self, name):
+        found = self.client("rds").describe_db_instances(DBInstanceIdentifier=name, aws_retry=True)["DBInstances"][0]
+        return found["DBInstanceIdentifier"], found["DBInstanceArn"], tag_dict(found.get("TagList"))
+
+    def rds_subnet_group(self, name):
+        rds = self.client("rds")
+        found = rds.describe_db_subnet_groups(DBSubnetGroupName=name, aws_retry=True)["DBSubnetGroups"][0]
+        return found["DBSubnetGroupName"], found["DBSubnetGroupArn"], self.rds_tags(found["DBSubnetGroupArn"])
+
+    def rds_cluster_parameter_group(self, name):
+        found = self.client("rds").describe_db_cluster_parameter_groups(
+            DBClusterParameterGroupName=name, aws_retry=True
+        )["DBClusterParameterGroups"][0]
+        arn = found["DBClusterParameterGroupArn"]
+        return found["DBClusterParameterGroupName"], arn, self.rds_tags(arn)
+
+    def iam_role(self, name):
+        # GetRole and GetInstanceProfile answer with the tags.
+        found = self.client("iam").get_role(RoleName=name, aws_retry=True)["Role"]
+        return found["RoleName"], found["Arn"], tag_dict(found.get("Tags"))
+
+    def iam_instance_profile(self, name):
+        found = self.client("iam").get_instance_profile(InstanceProfileName=name, aws_retry=True)["InstanceProfile"]
+        return found["InstanceProfileName"], found["Arn"], tag_dict(found.get("Tags"))
+
+    def elbv2_tags(self, arn):
+        descriptions = self.client("elbv2").describe_tags(ResourceArns=[arn], aws_retry=True)["TagDescriptions"]
+        return tag_dict(descriptions[0]["Tags"] if descriptions else [])
+
+    def elbv2_load_balancer(self, name):
+        found = self.client("elbv2").describe_load_balancers(Names=[name], aws_retry=True)["LoadBalancers"][0]
+        return found["LoadBalancerName"], found["LoadBalancerArn"], self.elbv2_tags(found["LoadBalancerArn"])
+
+    def elbv2_target_group(self, name):
+        found = self.client("elbv2").describe_target_groups(Names=[name], aws_retry=True)["TargetGroups"][0]
+        return found["TargetGroupName"], found["TargetGroupArn"], self.elbv2_tags(found["TargetGroupArn"])
+
+    def s3_bucket(self, name):
+        s3 = self.client("s3")
+        s3.head_bucket(Bucket=name, aws_retry=True)
+        try:
+            tags = s3.get_bucket_tagging(Bucket=name, aws_retry=True)["TagSet"]
+        except is_boto3_error_code(["NoSuchTagSet", "AccessDenied", "403"]):
+            tags = []
+        return name, "", tag_dict(tags)
+
+    def logs_log_group(self, name):
+        logs = self.client("logs")
+        groups = logs.describe_log_groups(logGroupNamePrefix=name, aws_retry=True)["logGroups"]
+        found = [g for g in groups if g["logGroupName"] == name]
+        if not found:
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "ResourceNotFoundException", "Message": name}}, "DescribeLogGroups"
+            )
+        tags = logs.list_tags_log_group(logGroupName=name, aws_retry=True).get("tags", {})
+        return name, found[0].get("arn", ""), dict(tags)
+
+    def kms_alias(self, name):
+        kms = self.client("kms")
+        key = kms.describe_key(KeyId=f"alias/{name}", aws_retry=True)["KeyMetadata"]
+        tags = kms.list_resource_tags(KeyId=key["KeyId"], aws_retry=True)["Tags"]
+        return f"alias/{name}", key["Arn"], {t["TagKey"]: t["TagValue"] for t in tags}
+
+
+def describe(kind, name, owner):
+    what = kind.replace("_", " ")
+    if owner == "another account":
+        return f"{what} {name} belongs to another account"
+    if owner:
+        return f"{what} {name} belongs to the deployment {owner}"
+    return f"{what} {name} has no {TAG} tag (made outside this collection)"
+
+
+def main():
+    argument_spec = dict(
+        deployment=dict(type="str", required=True),
+        resources=dict(
+            type="list",
+            elements="dict",
+            required=True,
+            options=dict(
+                key=dict(type="str", required=True, no_log=False),
+                kind=dict(type="str", required=True, choices=sorted(NOT_FOUND)),
+                name=dict(type="str", required=True),
+            ),
+        ),
+        warn_foreign=dict(type="bool", default=False),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    finder = Finder(module)
+    deployment = module.params["deployment"]
+    result, foreign = {}, []
+    for wanted in module.params["resources"]:
+        kind, name = wanted["kind"], wanted["name"]
+        entry = {"exists": False, "owned": False, "owner": "", "name": name, "arn": ""}
+        try:
+            found_name, arn, tags = getattr(finder, kind)(name)
+            owner = tags.get(TAG) or ""
+            entry = {"exists": True, "owned": owner == deployment, "owner": owner, "name": found_name, "arn": arn}
+        except is_boto3_error_code(NOT_FOUND[kind]):
+            pass
+        except is_boto3_error_code(["AccessDenied", "403", "Forbidden"]):  # pylint: disable=duplicate-except
+            # An S3 bucket of another account: it exists, and is not ours.
+            entry = dict(entry, exists=True, owner="another account")
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+            module.fail_json_aws(e, msg=f"Failed to look for the {kind.replace('_', ' ')} {name}")
+        if entry["exists"] and not entry["owned"]:
+            sentence = describe(kind, entry["name"], entry["owner"])
+            foreign.append(sentence)
+            if module.params["warn_foreign"]:
+                module.warn(f"Left alone: {sentence}, not to {deployment}.")
+        result[wanted["key"]] = entry
+    module.exit_json(changed=False, resources=result, foreign=foreign)
+
+
+if __name__ == "__main__":
+    main()
