@@ -13,6 +13,8 @@ from urllib.parse import quote, urlencode
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.mattermost_config import is_secret_key
+
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
@@ -77,9 +79,34 @@ def mattermost_env_quote(value):
     return '"%s"' % value
 
 
+def mattermost_settings_split(settings):
+    """Split config.json settings into ``{'public': ..., 'secret': ...}`` by the setting's name.
+
+    A leaf whose key looks like a secret (password, secret, salt, key, token, data source, as
+    the mattermost_config module masks them) goes to ``secret``, everything else to ``public``;
+    maps that end up empty are left out. Both parts deep-merged give the input back.
+    """
+    if not isinstance(settings, dict):
+        raise AnsibleFilterError("mattermost_settings_split: expects a dict of config.json sections")
+    public, secret = {}, {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            parts = mattermost_settings_split(value)
+            if parts["public"] or not value:
+                public[key] = parts["public"]
+            if parts["secret"]:
+                secret[key] = parts["secret"]
+        elif is_secret_key(key):
+            secret[key] = value
+        else:
+            public[key] = value
+    return {"public": public, "secret": secret}
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "mattermost_dsn": mattermost_dsn,
             "mattermost_env_quote": mattermost_env_quote,
+            "mattermost_settings_split": mattermost_settings_split,
         }

@@ -25,6 +25,7 @@ CONFIGURE_OK = {
     "mattermost_ha_admin_username": "sysadmin",
     "mattermost_ha_admin_password": "Adm1n-password!",
     "mattermost_ha_license_file": __file__,
+    "mattermost_ha_db_app_password": "App-password!",
 }
 
 
@@ -78,11 +79,13 @@ def nothing_created(aws):
          "mattermost_ha_admin_username (sysadmin)"),
         ({**CONFIGURE_OK, "mattermost_ha_license_file": ""}, "mattermost_ha_license_file is not set",
          "2 app nodes (mattermost_ha_app_count)"),
+        ({**CONFIGURE_OK, "mattermost_ha_db_app_password": ""}, "mattermost_ha_db_app_password is missing",
+         "its own role"),
     ],
     ids=["overlap", "outside-vpc", "one-az", "invalid-cidr", "host-bits", "not-a-cidr", "ssh-world", "one-subnet",
          "bad-name", "double-dash-name", "internal-name", "internal-prefix-name", "ssh-half-internet", "ssh-slash-8",
          "zone-not-in-region", "tag-key-aws", "tag-key-name", "tag-value-too-long", "tag-key-bad-character",
-         "empty-checksum", "no-admin-password", "no-license-two-nodes"],
+         "empty-checksum", "no-admin-password", "no-license-two-nodes", "no-app-db-password"],
 )
 def test_bad_input_fails_before_any_change(aws, bad, variable, detail):
     run = run_playbook("playbooks/provision.yml", "-e", json.dumps({**BASE, **bad}), env=aws.env, check=False)

@@ -41,6 +41,8 @@ def database(postgres_pair):
     with contextlib.closing(server.connect()) as conn, conn.cursor() as cur:
         cur.execute(f'CREATE ROLE "{user}" LOGIN PASSWORD %s', (NASTY_PASSWORD,))
         cur.execute(f'CREATE DATABASE "{name}" OWNER "{user}"')
+    # Tests connect to the replica too: the role and the database must have reached it.
+    postgres_pair.wait_replayed()
     yield Database(server, name, user, NASTY_PASSWORD)
     with contextlib.closing(server.connect()) as conn, conn.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -14,6 +14,7 @@ sys.path.insert(0, str(REPO / "collections"))
 from ansible_collections.mattermost_ha.aws.plugins.filter.mattermost import (  # noqa: E402
     mattermost_dsn,
     mattermost_env_quote,
+    mattermost_settings_split,
 )
 
 PASSWORD = "p@ss:w/rd?#&=!' x"
@@ -73,3 +74,20 @@ def test_env_quote_round_trips_through_a_shell(tmp_path):
 def test_env_quote_refuses_newlines():
     with pytest.raises(AnsibleFilterError):
         mattermost_env_quote("a\nb")
+
+
+def test_settings_split_puts_secret_looking_values_apart_and_loses_nothing():
+    settings = {
+        "EmailSettings": {"SMTPPassword": "hunter2", "SMTPServer": "smtp.example.com", "SMTPPort": "587"},
+        "FileSettings": {"AmazonS3SecretAccessKey": "s3cret", "MaxFileSize": 100},
+        "ServiceSettings": {"SiteURL": "https://chat.example.com"},
+        "PluginSettings": {"Plugins": {}},
+    }
+    parts = mattermost_settings_split(settings)
+    assert parts["secret"] == {"EmailSettings": {"SMTPPassword": "hunter2"},
+                               "FileSettings": {"AmazonS3SecretAccessKey": "s3cret"}}
+    assert "hunter2" not in repr(parts["public"]) and "s3cret" not in repr(parts["public"])
+    assert parts["public"]["ServiceSettings"] == {"SiteURL": "https://chat.example.com"}
+    assert parts["public"]["PluginSettings"] == {"Plugins": {}}
+    merged = {k: {**parts["public"].get(k, {}), **parts["secret"].get(k, {})} for k in settings}
+    assert merged == settings
