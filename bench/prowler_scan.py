@@ -33,6 +33,8 @@ from test_provision import NAME, VARS  # noqa: E402
 
 PROWLER_VERSION = "5.46.0"  # the newest release on PyPI on 2 December 2026; runs on Python 3.11
 VENV = REPO / ".bench/prowler-venv"
+# The findings kept on purpose, each with its justification (docs/security-findings.md).
+MUTELIST = REPO / "bench/prowler-mutelist.yaml"
 SERVICES = ["ec2", "vpc", "elbv2", "rds", "s3", "iam", "acm", "cloudwatch"]
 HIGH = {"High", "Critical"}
 
@@ -123,6 +125,7 @@ def run_prowler(binary, server, outdir):
         "--output-formats", "json-ocsf", "--output-directory", outdir, "--output-filename", "scan",
         "--no-banner", "--no-color", "--ignore-exit-code-3",
         "--log-level", "ERROR", "--log-file", outdir / "prowler-errors.log",
+        "--mutelist-file", MUTELIST,
     ]
     with open(outdir / "prowler-stdout.log", "w") as log:
         subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
@@ -137,13 +140,15 @@ def is_deployment_resource(resource, ids):
 
 
 def classify(findings, ids):
-    """(counted, emulator_gaps, outside) FAIL findings as (check id, severity, resource)."""
+    """(counted, emulator_gaps, outside) FAIL findings as (check id, severity, resource, muted)."""
     counted, gaps, outside = [], [], []
     for finding in findings:
         if finding["status_code"] != "FAIL":
             continue
         resource = finding["resources"][0]
-        row = (finding["metadata"]["event_code"], finding["severity"], resource.get("name") or resource["uid"])
+        # A muted finding keeps status_code FAIL; OCSF's status says Suppressed.
+        row = (finding["metadata"]["event_code"], finding["severity"], resource.get("name") or resource["uid"],
+               finding.get("status") == "Suppressed")
         if not is_deployment_resource(resource, ids):
             outside.append(row)
         elif row[0] in EMULATOR_GAPS:
@@ -156,8 +161,12 @@ def classify(findings, ids):
 def table(rows):
     width = max([len("check id")] + [len(r[0]) for r in rows])
     lines = [f"| {'check id':<{width}} | severity | resource", f"|{'-' * (width + 2)}|----------|---------"]
-    lines += [f"| {check:<{width}} | {severity:<8} | {resource}" for check, severity, resource in rows]
+    lines += [f"| {check:<{width}} | {severity:<8} | {resource}" for check, severity, resource, _ in rows]
     return "\n".join(lines)
+
+
+def high(rows):
+    return sum(severity in HIGH for _, severity, _, _ in rows)
 
 
 def main():
@@ -181,14 +190,18 @@ def main():
         server.stop()
     counted, gaps, outside = classify(findings, ids)
     print(f"\nleft out, caused by the emulator ({len(gaps)}):")
-    for check, severity, resource in gaps:
+    for check, severity, resource, _ in gaps:
         print(f"  {check} ({severity}) {resource}: {EMULATOR_GAPS[check]}")
-    account = Counter(check for check, _, _ in outside)
+    account = Counter(check for check, _, _, _ in outside)
     print(f"\nnot counted, not the deployment's resources (account settings, moto's defaults): "
           f"{len(outside)} FAIL in {len(account)} checks")
-    print(f"\nFAIL on the deployment's resources: {len(counted)}")
-    print(f"high or critical: {sum(severity in HIGH for _, severity, _ in counted)}\n")
-    print(table(counted))
+    muted = [row for row in counted if row[3]]
+    unmuted = [row for row in counted if not row[3]]
+    print(f"\nFAIL on the deployment's resources: {len(counted)}, high or critical: {high(counted)}")
+    print(f"muted by {MUTELIST.relative_to(REPO)} (justified): {len(muted)}, high or critical: {high(muted)}")
+    print(f"unmuted FAIL: {len(unmuted)}, high or critical: {high(unmuted)}\n")
+    print("unmuted:\n" + table(unmuted))
+    print("\nmuted:\n" + table(muted))
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
 

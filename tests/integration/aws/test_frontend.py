@@ -129,6 +129,8 @@ def test_alb_is_internet_facing_on_public_subnets_with_secure_attributes(deploym
     assert bucket == "mattermost-alb-logs-123456789012-us-west-1"
     policy = json.loads(deployment.client("s3").get_bucket_policy(Bucket=bucket)["Policy"])
     assert policy["Statement"][0]["Principal"] == {"AWS": "arn:aws:iam::027434742980:root"}
+    # No file store in this playbook: nothing but the ALB and TLS statements.
+    assert [s["Sid"] for s in policy["Statement"]] == ["ElbAccessLogs", "DenyInsecureTransport"]
     tags = {t["Key"]: t["Value"] for t in
             elbv2.describe_tags(ResourceArns=[alb["LoadBalancerArn"]])["TagDescriptions"][0]["Tags"]}
     assert tags["mattermost-ha:site-url"] == "https://chat.example.com"
@@ -137,6 +139,27 @@ def test_alb_is_internet_facing_on_public_subnets_with_secure_attributes(deploym
     assert deployment.outputs["alb_dns_name"] == alb["DNSName"]
 
 
+def test_access_log_bucket_is_versioned_and_expires_logs(deployment):
+    s3 = deployment.client("s3")
+    bucket = "mattermost-alb-logs-123456789012-us-west-1"
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert encryption["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["Filter"] == {"Prefix": ""}
+    assert rule["Expiration"] == {"Days": 90}
+    assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] == 1
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+def test_rds_monitoring_role_trusts_rds_for_this_account_only(deployment):
+    role = deployment.client("iam").get_role(RoleName="Mattermost-RDS-Monitoring")["Role"]
+    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
 def test_listeners_https_forward_and_http_redirect(deployment):
     elbv2 = deployment.client("elbv2")
     listeners = {lst["Port"]: lst for lst in
@@ -144,7 +167,7 @@ def test_listeners_https_forward_and_http_redirect(deployment):
     assert sorted(listeners) == [80, 443]
     https = listeners[443]
     assert https["Protocol"] == "HTTPS"
-    assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09"
     assert https["Certificates"][0]["CertificateArn"] == deployment.outputs["certificate_arn"]
     assert https["DefaultActions"][0]["Type"] == "forward"
     assert https["DefaultActions"][0]["TargetGroupArn"] == _target_group(deployment)["TargetGroupArn"]

@@ -243,7 +243,9 @@ def test_file_store_bucket(deployment):
         ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
     )
     encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
-    assert encryption["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    # SSE-KMS with the AWS-managed key (no KMSMasterKeyID) and a bucket key.
+    assert encryption["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms"}
+    assert encryption["BucketKeyEnabled"] is True
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
     (statement,) = policy["Statement"]
@@ -255,6 +257,35 @@ def test_file_store_bucket(deployment):
         TAG: NAME, "mattermost-ha:purpose": "file-store", "Name": "Mattermost-file-store", "Environment": "test"
     }
 
+
+def test_file_store_expires_old_versions_and_abandoned_uploads(deployment):
+    (rule,) = deployment.client("s3").get_bucket_lifecycle_configuration(Bucket=deployment.bucket)["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["Filter"] == {"Prefix": ""}
+    assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    # Current files never expire: Mattermost decides what is deleted.
+    assert "Expiration" not in rule
+
+
+def test_file_store_access_logs_go_to_the_log_bucket_under_their_own_prefix(deployment):
+    s3 = deployment.client("s3")
+    log_bucket = f"mattermost-alb-logs-{deployment.account_id}-{REGION}"
+    prefix = f"S3AccessLogs/{deployment.bucket}/"
+    logging = s3.get_bucket_logging(Bucket=deployment.bucket)["LoggingEnabled"]
+    assert logging["TargetBucket"] == log_bucket
+    assert logging["TargetPrefix"] == prefix
+    statements = {s["Sid"]: s for s in json.loads(s3.get_bucket_policy(Bucket=log_bucket)["Policy"])["Statement"]}
+    logs = statements["S3ServerAccessLogs"]
+    assert logs["Effect"] == "Allow"
+    assert logs["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert logs["Action"] == "s3:PutObject"
+    assert logs["Resource"] == f"arn:aws:s3:::{log_bucket}/{prefix}*"
+    assert logs["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": deployment.account_id},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{deployment.bucket}"},
+    }
+    assert s3.get_bucket_versioning(Bucket=log_bucket)["Status"] == "Enabled"
 
 def test_instance_role_and_profile(deployment):
     iam = deployment.client("iam")
@@ -323,6 +354,11 @@ def test_teardown_leaves_nothing(deployment):
     with pytest.raises(s3.exceptions.ClientError, match="403"):
         s3.put_object(Bucket=deployment.bucket, Key="data/a.txt", Body=b"refused")
     s3.delete_bucket_policy(Bucket=deployment.bucket)
+    # The same Deny on the log bucket would refuse deleting the file store's access logs,
+    # which moto writes there.
+    log_bucket = f"mattermost-alb-logs-{deployment.account_id}-{REGION}"
+    s3.delete_bucket_policy(Bucket=log_bucket)
+    assert s3.list_objects_v2(Bucket=log_bucket, Prefix=f"S3AccessLogs/{deployment.bucket}/")["KeyCount"] > 0
     s3.put_object(Bucket=deployment.bucket, Key="data/a.txt", Body=b"one")
     s3.put_object(Bucket=deployment.bucket, Key="data/a.txt", Body=b"two")
     s3.delete_object(Bucket=deployment.bucket, Key="data/a.txt")
