@@ -131,6 +131,7 @@ NOT_FOUND = {
     "kms_alias": ["NotFoundException"],
 }
 
+
 def tag_dict(tag_list):
     return {t.get("Key", t.get("key")): t.get("Value", t.get("value")) for t in tag_list or []}
 
