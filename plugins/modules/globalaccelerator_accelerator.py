@@ -27,6 +27,8 @@ options:
   state:
     description:
       - V(present) or V(absent).
+      - With V(absent) and O(tags) given, the accelerator of that name is deleted only when it carries
+        every one of those tags (ownership); otherwise it is left alone, with a warning naming it.
     type: str
     default: present
     choices: [present, absent]
@@ -106,10 +108,12 @@ EXAMPLES = r"""
     tags:
       mattermost-ha:deployment: Mattermost
 
-- name: Remove it
+- name: Remove it, only if it is this deployment's
   mattermost_ha.aws.globalaccelerator_accelerator:
     name: Mattermost-ALB-GA
     state: absent
+    tags:
+      mattermost-ha:deployment: Mattermost
 """
 
 RETURN = r"""
@@ -338,6 +342,18 @@ class Accelerator:
                 listener_arn="", endpoint_group_arn="", diff={"before": {}, "after": {}},
             )
         arn = accelerator["AcceleratorArn"]
+        owner_tags = self.module.params["tags"] or {}
+        if owner_tags:
+            current = boto3_tag_list_to_ansible_dict(
+                self.client.list_tags_for_resource(ResourceArn=arn, aws_retry=True).get("Tags", []))
+            if any(current.get(key) != value for key, value in owner_tags.items()):
+                self.module.warn("Global Accelerator %s (%s) is left in place: it does not carry the tags %s"
+                                 % (accelerator["Name"], arn, owner_tags))
+                self.module.exit_json(
+                    changed=False, accelerator_arn=arn, dns_name=accelerator.get("DnsName", ""), ip_addresses=[],
+                    status=accelerator.get("Status", ""), listener_arn="", endpoint_group_arn="",
+                    diff={"before": {}, "after": {}},
+                )
         if not self.check:
             if accelerator["Enabled"]:
                 self.client.update_accelerator(AcceleratorArn=arn, Enabled=False, aws_retry=True)

@@ -1,5 +1,8 @@
 """globalaccelerator_accelerator against a Stubber (moto answers Global Accelerator with 500)."""
 
+from unittest.mock import patch
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from botocore.stub import ANY
 from stubbed_aws_module import run_module, stubbed_client
 
@@ -107,6 +110,37 @@ def test_absent_disables_then_deletes():
     with stub:
         result, failed, _ = run_module("globalaccelerator_accelerator",
                                        {"name": "Mattermost-ALB-GA", "state": "absent"}, client)
+    assert not failed, result
+    stub.assert_no_pending_responses()
+    assert result["changed"] is True
+
+
+def test_absent_deletes_only_an_accelerator_tagged_with_the_deployment():
+    owned = {"name": "Mattermost-ALB-GA", "state": "absent", "tags": {"mattermost-ha:deployment": "Mattermost"}}
+    # Same name, another deployment's tag (case differs): left in place, with a warning.
+    client, stub = stubbed_client("globalaccelerator", region="us-west-2")
+    stub.add_response("list_accelerators", {"Accelerators": [_accelerator()]}, {})
+    stub.add_response("list_tags_for_resource", {"Tags": [{"Key": "mattermost-ha:deployment", "Value": "mattermost"}]},
+                      {"ResourceArn": ACC})
+    with stub, patch.object(AnsibleAWSModule, "warn") as warn:
+        result, failed, _ = run_module("globalaccelerator_accelerator", owned, client)
+    assert not failed, result
+    stub.assert_no_pending_responses()
+    assert result["changed"] is False
+    assert "Mattermost-ALB-GA" in warn.call_args.args[0] and "left in place" in warn.call_args.args[0]
+
+    # Tagged with this deployment: disabled, then deleted.
+    client, stub = stubbed_client("globalaccelerator", region="us-west-2")
+    stub.add_response("list_accelerators", {"Accelerators": [_accelerator()]}, {})
+    stub.add_response("list_tags_for_resource", {"Tags": [{"Key": "mattermost-ha:deployment", "Value": "Mattermost"}]},
+                      {"ResourceArn": ACC})
+    stub.add_response("update_accelerator", {"Accelerator": _accelerator("IN_PROGRESS", enabled=False)},
+                      {"AcceleratorArn": ACC, "Enabled": False})
+    stub.add_response("list_listeners", {"Listeners": []}, {"AcceleratorArn": ACC})
+    stub.add_response("describe_accelerator", {"Accelerator": _accelerator(enabled=False)}, {"AcceleratorArn": ACC})
+    stub.add_response("delete_accelerator", {}, {"AcceleratorArn": ACC})
+    with stub:
+        result, failed, _ = run_module("globalaccelerator_accelerator", owned, client)
     assert not failed, result
     stub.assert_no_pending_responses()
     assert result["changed"] is True
