@@ -104,7 +104,7 @@ def test_mattermost_uses_its_own_login_with_verify_full_against_the_lab_ca(first
                            "-c", "SELECT DISTINCT a.usename || ' ssl=' || s.ssl FROM pg_stat_activity a "
                            "JOIN pg_stat_ssl s USING (pid) "
                            "WHERE a.datname = 'mattermost' AND a.client_addr IS NOT NULL")
-    assert sessions.split("\n")[:-1] == ["mattermost ssl=t"], sessions
+    assert sessions.split("\n")[:-1] == ["mattermost ssl=true"], sessions
     owner = podman_exec("mmha-lab-db-writer", "runuser", "-u", "postgres", "--", "psql", "-XAt", "-c",
                         "SELECT pg_get_userbyid(datdba), rolsuper, rolcreatedb, rolcreaterole "
                         "FROM pg_database, pg_roles WHERE datname = 'mattermost' AND rolname = 'mattermost'")
