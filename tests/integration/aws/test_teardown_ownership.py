@@ -29,6 +29,9 @@ COMMON = {
     "mattermost_ha_certificate_records_file": "/tmp/mattermost-ha-test-ownership-records.csv",
     # moto 5.2.5 answers ScheduleKeyDeletion with a 500 for a key ARN (test_provision.py).
     "mattermost_ha_flow_logs_kms_key": False,
+    # moto applies the log bucket's Deny to the access logs it wrote there, so teardown could
+    # not empty it (inventories/local/group_vars/all/main.yml); test_provision.py covers the logs.
+    "mattermost_ha_file_store_access_logs": False,
 }
 HAND_ROLE, HAND_PROFILE = "Prod-App-Role", "Prod-App-Profile"
 HAND_LOG_GROUP = "/mattermost-ha/Prod/vpc-flow-logs"
