@@ -11,9 +11,10 @@ import time
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_specifications
+
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import retrying
 
 RESOURCE_TYPE = "instance-connect-endpoint"
 # States in which an endpoint still exists (or is on its way to existing).
@@ -50,7 +51,7 @@ def describe_endpoints(client, endpoint_id=None, subnet_id=None, states=None):
     if filters:
         params["Filters"] = filters
     endpoints = []
-    describe = AWSRetry.jittered_backoff()(client.describe_instance_connect_endpoints)
+    describe = retrying()(client.describe_instance_connect_endpoints)
     while True:
         response = describe(**params)
         endpoints.extend(response.get("InstanceConnectEndpoints", []))

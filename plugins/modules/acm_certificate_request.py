@@ -157,18 +157,16 @@ deleted_arns:
 import time
 import uuid
 
-try:
-    import botocore
-except ImportError:
-    botocore = None  # reported by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import AWS_ERRORS
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import AWSResource
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import Tagging
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import paginate
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import run
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.eventual import NotYetConsistent
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.eventual import wait_for_consistency
 
@@ -195,10 +193,13 @@ def validation_records(certificate):
     return records
 
 
-class CertificateRequest:
+class CertificateRequest(AWSResource):
+    """The certificate of one domain: ensure_present and ensure_absent return the module's result."""
+
+    service = "acm"
+
     def __init__(self, module):
-        self.module = module
-        self.client = module.client("acm", retry_decorator=AWSRetry.jittered_backoff())
+        super().__init__(module)
         self.domain_name = module.params["domain_name"].rstrip(".").lower()
         names = {n.rstrip(".").lower() for n in module.params["subject_alternative_names"]}
         self.sans = sorted(names - {self.domain_name})
@@ -221,12 +222,14 @@ class CertificateRequest:
 
     def find(self):
         """Every matching certificate, newest first, as (certificate, tags)."""
-        paginator = self.client.get_paginator("list_certificates")
         summaries = []
-        pages = paginator.paginate(
-            CertificateStatuses=REUSABLE_STATES, Includes={"keyTypes": [self.key_algorithm]}
+        pages = paginate(
+            self.client,
+            "list_certificates",
+            CertificateStatuses=REUSABLE_STATES,
+            Includes={"keyTypes": [self.key_algorithm]},
         )
-        for page in pages.build_full_result().get("CertificateSummaryList", []):
+        for page in pages.get("CertificateSummaryList", []):
             if page.get("DomainName", "").rstrip(".").lower() == self.domain_name:
                 summaries.append(page)
         found = []
@@ -275,41 +278,26 @@ class CertificateRequest:
             certificate = self.describe(certificate["CertificateArn"])
         return certificate
 
-    def present(self):
+    def ensure_present(self):
         found = self.find()
-        changed = False
         before = None
         if found:
             certificate, tags = found[0]
             before = {"certificate_arn": certificate["CertificateArn"], "status": certificate["Status"], "tags": tags}
-            tags_to_add = compare_aws_tags(tags, self.tags, purge_tags=False)[0]
-            if tags_to_add:
-                changed = True
-                if not self.module.check_mode:
-                    self.client.add_tags_to_certificate(
-                        CertificateArn=certificate["CertificateArn"],
-                        Tags=ansible_dict_to_boto3_tag_list(tags_to_add),
-                        aws_retry=True,
-                    )
-                tags = dict(tags, **tags_to_add)
-            purge = self.module.params["purge_tags"] and self.module.params["tags"] is not None
-            if purge:
-                tags_to_remove = compare_aws_tags(tags, self.tags, purge_tags=True)[1]
-                tags_to_remove = [key for key in tags_to_remove if not key.startswith("aws:")]
-                if tags_to_remove:
-                    changed = True
-                    if not self.module.check_mode:
-                        self.client.remove_tags_from_certificate(
-                            CertificateArn=certificate["CertificateArn"],
-                            Tags=[{"Key": key} for key in tags_to_remove],
-                            aws_retry=True,
-                        )
-                    tags = {k: v for k, v in tags.items() if k not in tags_to_remove}
+            tagging = Tagging.key_value_list(
+                self.client.add_tags_to_certificate,
+                self.client.remove_tags_from_certificate,
+                keys_as="Tags",
+                CertificateArn=certificate["CertificateArn"],
+            )
+            changed, tags = tagging.sync(
+                self.module.params["tags"], self.module.params["purge_tags"], self.module.check_mode, current=tags
+            )
         else:
             changed = True
             if self.module.check_mode:
                 after = {"certificate_arn": "", "status": "PENDING_VALIDATION", "tags": self.tags}
-                self.module.exit_json(
+                return dict(
                     changed=True, certificate_arn="", status="", validation_records=[], tags=self.tags,
                     diff={"before": {}, "after": after},
                 )
@@ -325,7 +313,7 @@ class CertificateRequest:
                 request["Tags"] = ansible_dict_to_boto3_tag_list(self.tags)
             try:
                 arn = self.client.request_certificate(aws_retry=True, **request)["CertificateArn"]
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            except AWS_ERRORS as e:
                 self.module.fail_json_aws(e, msg=f"Failed to request a certificate for {self.domain_name}")
             certificate = self.wait_for(
                 lambda: self.describe(arn), "acm_new_certificate", f"Reading the new certificate {arn}", arn
@@ -338,7 +326,7 @@ class CertificateRequest:
             certificate = self.wait_for_issued(certificate)
 
         after = {"certificate_arn": certificate["CertificateArn"], "status": certificate["Status"], "tags": tags}
-        self.module.exit_json(
+        return dict(
             changed=changed,
             certificate_arn=certificate["CertificateArn"],
             status=certificate["Status"],
@@ -347,7 +335,7 @@ class CertificateRequest:
             diff={"before": before or {}, "after": after},
         )
 
-    def absent(self):
+    def ensure_absent(self):
         found = self.find()
         arns = [item[0]["CertificateArn"] for item in found]
         if arns and not self.module.check_mode:
@@ -362,9 +350,9 @@ class CertificateRequest:
                     )
                 except is_boto3_error_code("ResourceNotFoundException"):
                     continue
-                except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+                except AWS_ERRORS as e:  # pylint: disable=duplicate-except
                     self.module.fail_json_aws(e, msg=f"Failed to delete certificate {arn}")
-        self.module.exit_json(
+        return dict(
             changed=bool(arns),
             certificate_arn="",
             status="",
@@ -390,13 +378,7 @@ def main():
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     request = CertificateRequest(module)
-    try:
-        if module.params["state"] == "present":
-            request.present()
-        else:
-            request.absent()
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="ACM call failed")
+    run(module, request.ensure_present, request.ensure_absent, failure="ACM call failed")
 
 
 if __name__ == "__main__":

@@ -112,7 +112,12 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import AWS_ERRORS
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import AWSResource
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import client
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import run
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import tags_to_dict
 
 TAG = "mattermost-ha:deployment"
 
@@ -132,31 +137,29 @@ NOT_FOUND = {
 }
 
 
-def tag_dict(tag_list):
-    return {t.get("Key", t.get("key")): t.get("Value", t.get("value")) for t in tag_list or []}
+class Finder(AWSResource):
+    """The deployment's resources of several services: read returns the module's result (it changes nothing)."""
 
-
-class Finder:
     def __init__(self, module):
-        self.module = module
+        super().__init__(module)
         self.clients = {}
 
     def client(self, service):
         if service not in self.clients:
-            self.clients[service] = self.module.client(service, retry_decorator=AWSRetry.jittered_backoff())
+            self.clients[service] = client(self.module, service)
         return self.clients[service]
 
     def rds_tags(self, arn):
-        return tag_dict(self.client("rds").list_tags_for_resource(ResourceName=arn, aws_retry=True)["TagList"])
+        return tags_to_dict(self.client("rds").list_tags_for_resource(ResourceName=arn, aws_retry=True)["TagList"])
 
     # Each returns (name, arn, tags) or raises the "not found" ClientError.
     def rds_cluster(self, name):
         found = self.client("rds").describe_db_clusters(DBClusterIdentifier=name, aws_retry=True)["DBClusters"][0]
-        return found["DBClusterIdentifier"], found["DBClusterArn"], tag_dict(found.get("TagList"))
+        return found["DBClusterIdentifier"], found["DBClusterArn"], tags_to_dict(found.get("TagList"))
 
     def rds_instance(self, name):
         found = self.client("rds").describe_db_instances(DBInstanceIdentifier=name, aws_retry=True)["DBInstances"][0]
-        return found["DBInstanceIdentifier"], found["DBInstanceArn"], tag_dict(found.get("TagList"))
+        return found["DBInstanceIdentifier"], found["DBInstanceArn"], tags_to_dict(found.get("TagList"))
 
     def rds_subnet_group(self, name):
         rds = self.client("rds")
@@ -173,15 +176,15 @@ class Finder:
     def iam_role(self, name):
         # GetRole and GetInstanceProfile answer with the tags.
         found = self.client("iam").get_role(RoleName=name, aws_retry=True)["Role"]
-        return found["RoleName"], found["Arn"], tag_dict(found.get("Tags"))
+        return found["RoleName"], found["Arn"], tags_to_dict(found.get("Tags"))
 
     def iam_instance_profile(self, name):
         found = self.client("iam").get_instance_profile(InstanceProfileName=name, aws_retry=True)["InstanceProfile"]
-        return found["InstanceProfileName"], found["Arn"], tag_dict(found.get("Tags"))
+        return found["InstanceProfileName"], found["Arn"], tags_to_dict(found.get("Tags"))
 
     def elbv2_tags(self, arn):
         descriptions = self.client("elbv2").describe_tags(ResourceArns=[arn], aws_retry=True)["TagDescriptions"]
-        return tag_dict(descriptions[0]["Tags"] if descriptions else [])
+        return tags_to_dict(descriptions[0]["Tags"] if descriptions else [])
 
     def elbv2_load_balancer(self, name):
         found = self.client("elbv2").describe_load_balancers(Names=[name], aws_retry=True)["LoadBalancers"][0]
@@ -198,7 +201,7 @@ class Finder:
             tags = s3.get_bucket_tagging(Bucket=name, aws_retry=True)["TagSet"]
         except is_boto3_error_code(["NoSuchTagSet", "AccessDenied", "403"]):
             tags = []
-        return name, "", tag_dict(tags)
+        return name, "", tags_to_dict(tags)
 
     def logs_log_group(self, name):
         logs = self.client("logs")
@@ -209,13 +212,40 @@ class Finder:
                 {"Error": {"Code": "ResourceNotFoundException", "Message": name}}, "DescribeLogGroups"
             )
         tags = logs.list_tags_log_group(logGroupName=name, aws_retry=True).get("tags", {})
-        return name, found[0].get("arn", ""), dict(tags)
+        return name, found[0].get("arn", ""), tags_to_dict(tags)
 
     def kms_alias(self, name):
         kms = self.client("kms")
         key = kms.describe_key(KeyId=f"alias/{name}", aws_retry=True)["KeyMetadata"]
         tags = kms.list_resource_tags(KeyId=key["KeyId"], aws_retry=True)["Tags"]
-        return f"alias/{name}", key["Arn"], {t["TagKey"]: t["TagValue"] for t in tags}
+        return f"alias/{name}", key["Arn"], tags_to_dict(tags)
+
+
+    def read(self):
+        """Whether each resource exists and whose it is (a read: never changes anything)."""
+        deployment = self.params["deployment"]
+        result, foreign = {}, []
+        for wanted in self.params["resources"]:
+            kind, name = wanted["kind"], wanted["name"]
+            entry = {"exists": False, "owned": False, "owner": "", "name": name, "arn": ""}
+            try:
+                found_name, arn, tags = getattr(self, kind)(name)
+                owner = tags.get(TAG) or ""
+                entry = {"exists": True, "owned": owner == deployment, "owner": owner, "name": found_name, "arn": arn}
+            except is_boto3_error_code(NOT_FOUND[kind]):
+                pass
+            except is_boto3_error_code(["AccessDenied", "403", "Forbidden"]):  # pylint: disable=duplicate-except
+                # An S3 bucket of another account: it exists, and is not ours.
+                entry = dict(entry, exists=True, owner="another account")
+            except AWS_ERRORS as e:  # pylint: disable=duplicate-except
+                self.module.fail_json_aws(e, msg=f"Failed to look for the {kind.replace('_', ' ')} {name}")
+            if entry["exists"] and not entry["owned"]:
+                sentence = describe(kind, entry["name"], entry["owner"])
+                foreign.append(sentence)
+                if self.params["warn_foreign"]:
+                    self.module.warn(f"Left alone: {sentence}, not to {deployment}.")
+            result[wanted["key"]] = entry
+        return dict(changed=False, resources=result, foreign=foreign)
 
 
 def describe(kind, name, owner):
@@ -243,30 +273,7 @@ def main():
         warn_foreign=dict(type="bool", default=False),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    finder = Finder(module)
-    deployment = module.params["deployment"]
-    result, foreign = {}, []
-    for wanted in module.params["resources"]:
-        kind, name = wanted["kind"], wanted["name"]
-        entry = {"exists": False, "owned": False, "owner": "", "name": name, "arn": ""}
-        try:
-            found_name, arn, tags = getattr(finder, kind)(name)
-            owner = tags.get(TAG) or ""
-            entry = {"exists": True, "owned": owner == deployment, "owner": owner, "name": found_name, "arn": arn}
-        except is_boto3_error_code(NOT_FOUND[kind]):
-            pass
-        except is_boto3_error_code(["AccessDenied", "403", "Forbidden"]):  # pylint: disable=duplicate-except
-            # An S3 bucket of another account: it exists, and is not ours.
-            entry = dict(entry, exists=True, owner="another account")
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-            module.fail_json_aws(e, msg=f"Failed to look for the {kind.replace('_', ' ')} {name}")
-        if entry["exists"] and not entry["owned"]:
-            sentence = describe(kind, entry["name"], entry["owner"])
-            foreign.append(sentence)
-            if module.params["warn_foreign"]:
-                module.warn(f"Left alone: {sentence}, not to {deployment}.")
-        result[wanted["key"]] = entry
-    module.exit_json(changed=False, resources=result, foreign=foreign)
+    run(module, Finder(module).read, failure="Failed to look for the deployment's resources")
 
 
 if __name__ == "__main__":

@@ -153,118 +153,144 @@ import uuid
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import AWSResource
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import Tagging
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import run
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.ec2_instance_connect import InstanceConnectEndpointError
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.ec2_instance_connect import create_endpoint
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.ec2_instance_connect import delete_endpoint
-from ansible_collections.mattermost_ha.aws.plugins.module_utils.ec2_tags import ensure_tags
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.ec2_instance_connect import find_endpoint
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.ec2_instance_connect import normalize_endpoint
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.ec2_instance_connect import wait_for_state
 
-try:
-    import botocore
-except ImportError:
-    botocore = None  # Handled by AnsibleAWSModule
 
+class Endpoint(AWSResource):
+    """The endpoint of one subnet (or of one id): ensure_present and ensure_absent return the module's result."""
 
-def immutable_differences(module, endpoint):
-    params = module.params
-    differences = []
-    if params["subnet_id"] and endpoint["SubnetId"] != params["subnet_id"]:
-        differences.append(f"subnet_id ({endpoint['SubnetId']} != {params['subnet_id']})")
-    current_groups = sorted(endpoint.get("SecurityGroupIds", []))
-    wanted_groups = sorted(params["security_group_ids"])
-    if wanted_groups and current_groups != wanted_groups:
-        differences.append(f"security_group_ids ({current_groups} != {wanted_groups})")
-    if bool(endpoint.get("PreserveClientIp")) != params["preserve_client_ip"]:
-        differences.append(f"preserve_client_ip ({endpoint.get('PreserveClientIp')} != {params['preserve_client_ip']})")
-    return differences
+    service = "ec2"
 
+    def ensure_present(self):
+        return self.outcome(self.present)
 
-def create(client, module):
-    """Create the endpoint asked for (or, in check mode, say what would be created)."""
-    params = module.params
-    if module.check_mode:
-        return {
-            "subnet_id": params["subnet_id"],
-            "security_group_ids": params["security_group_ids"],
-            "preserve_client_ip": params["preserve_client_ip"],
-            "tags": params["tags"] or {},
-        }
-    created = create_endpoint(
-        client,
-        params["subnet_id"],
-        params["security_group_ids"],
-        params["preserve_client_ip"],
-        params["tags"],
-        client_token=str(uuid.uuid4()),
-    )
-    endpoint_id = created["InstanceConnectEndpointId"]
-    if params["wait"]:
-        created = wait_for_state(client, endpoint_id, "create-complete", params["wait_timeout"])
-    return normalize_endpoint(created)
+    def ensure_absent(self):
+        return self.outcome(self.absent)
 
-
-def ensure_present(client, module, endpoint):
-    params = module.params
-    if endpoint is None:
-        return True, None, create(client, module)
-
-    if endpoint["State"] in ("create-failed", "update-failed"):
-        module.fail_json(
-            msg=f"EC2 Instance Connect Endpoint {endpoint['InstanceConnectEndpointId']} is {endpoint['State']}: "
-            f"{endpoint.get('StateMessage', '')}; delete it (state=absent) and create it again",
-            instance_connect_endpoint=normalize_endpoint(endpoint),
-        )
-    differences = immutable_differences(module, endpoint)
-    if differences and params["replace"]:
-        before = normalize_endpoint(endpoint)
-        if not module.check_mode:
-            delete_endpoint(client, endpoint["InstanceConnectEndpointId"])
-            # A VPC has one endpoint: the new one can only be created once the old one is gone.
-            wait_for_state(client, endpoint["InstanceConnectEndpointId"], "delete-complete", params["wait_timeout"])
-        return True, before, create(client, module)
-    if differences:
-        module.fail_json(
-            msg=f"EC2 Instance Connect Endpoint {endpoint['InstanceConnectEndpointId']} cannot be changed in place: "
-            + ", ".join(differences) + "; delete it (state=absent) and create it again",
-            instance_connect_endpoint=normalize_endpoint(endpoint),
-        )
-    before = normalize_endpoint(endpoint)
-    endpoint_id = endpoint["InstanceConnectEndpointId"]
-    current_tags = boto3_tag_list_to_ansible_dict(endpoint.get("Tags", []))
-    changed = ensure_tags(client, endpoint_id, current_tags, params["tags"], params["purge_tags"], module.check_mode)
-    if changed and not module.check_mode:
-        endpoint = find_endpoint(client, endpoint_id=endpoint_id)
-    elif changed:
-        after = dict(before)
-        after["tags"] = dict(params["tags"]) if params["purge_tags"] else dict(current_tags, **params["tags"])
-        return True, before, after
-    if params["wait"] and endpoint["State"] == "create-in-progress" and not module.check_mode:
-        endpoint = wait_for_state(client, endpoint_id, "create-complete", params["wait_timeout"])
-    return changed, before, normalize_endpoint(endpoint)
-
-
-def ensure_absent(client, module, endpoint):
-    if endpoint is None:
-        return False, None, None
-    before = normalize_endpoint(endpoint)
-    if endpoint["State"] == "delete-in-progress":
-        changed = False
-    else:
-        changed = True
-        if module.check_mode:
-            return True, before, None
+    def outcome(self, step):
+        """step(endpoint found) -> (changed, before, after), as the module's result."""
         try:
-            delete_endpoint(client, endpoint["InstanceConnectEndpointId"])
-        except is_boto3_error_code("InvalidInstanceConnectEndpointId.NotFound"):
-            return False, before, None
-    if module.params["wait"] and not module.check_mode:
-        wait_for_state(client, endpoint["InstanceConnectEndpointId"], "delete-complete", module.params["wait_timeout"])
-    return changed, before, None
+            endpoint = find_endpoint(
+                self.client, endpoint_id=self.params["instance_connect_endpoint_id"], subnet_id=self.params["subnet_id"]
+            )
+            changed, before, after = step(endpoint)
+        except InstanceConnectEndpointError as e:
+            self.module.fail_json(msg=str(e), instance_connect_endpoint=normalize_endpoint(e.endpoint))
+        result = dict(changed=changed, instance_connect_endpoint=after or {})
+        if self.module._diff:
+            result["diff"] = dict(before=before or {}, after=after or {})
+        return result
+
+    def immutable_differences(self, endpoint):
+        params = self.params
+        differences = []
+        if params["subnet_id"] and endpoint["SubnetId"] != params["subnet_id"]:
+            differences.append(f"subnet_id ({endpoint['SubnetId']} != {params['subnet_id']})")
+        current_groups = sorted(endpoint.get("SecurityGroupIds", []))
+        wanted_groups = sorted(params["security_group_ids"])
+        if wanted_groups and current_groups != wanted_groups:
+            differences.append(f"security_group_ids ({current_groups} != {wanted_groups})")
+        if bool(endpoint.get("PreserveClientIp")) != params["preserve_client_ip"]:
+            differences.append(
+                f"preserve_client_ip ({endpoint.get('PreserveClientIp')} != {params['preserve_client_ip']})"
+            )
+        return differences
+
+    def create(self):
+        """Create the endpoint asked for (or, in check mode, say what would be created)."""
+        params = self.params
+        if self.module.check_mode:
+            return {
+                "subnet_id": params["subnet_id"],
+                "security_group_ids": params["security_group_ids"],
+                "preserve_client_ip": params["preserve_client_ip"],
+                "tags": params["tags"] or {},
+            }
+        created = create_endpoint(
+            self.client,
+            params["subnet_id"],
+            params["security_group_ids"],
+            params["preserve_client_ip"],
+            params["tags"],
+            client_token=str(uuid.uuid4()),
+        )
+        endpoint_id = created["InstanceConnectEndpointId"]
+        if params["wait"]:
+            created = wait_for_state(self.client, endpoint_id, "create-complete", params["wait_timeout"])
+        return normalize_endpoint(created)
+
+    def present(self, endpoint):
+        params, module = self.params, self.module
+        if endpoint is None:
+            return True, None, self.create()
+        if endpoint["State"] in ("create-failed", "update-failed"):
+            module.fail_json(
+                msg=f"EC2 Instance Connect Endpoint {endpoint['InstanceConnectEndpointId']} is {endpoint['State']}: "
+                f"{endpoint.get('StateMessage', '')}; delete it (state=absent) and create it again",
+                instance_connect_endpoint=normalize_endpoint(endpoint),
+            )
+        differences = self.immutable_differences(endpoint)
+        if differences and params["replace"]:
+            before = normalize_endpoint(endpoint)
+            if not module.check_mode:
+                delete_endpoint(self.client, endpoint["InstanceConnectEndpointId"])
+                # A VPC has one endpoint: the new one can only be created once the old one is gone.
+                wait_for_state(
+                    self.client, endpoint["InstanceConnectEndpointId"], "delete-complete", params["wait_timeout"]
+                )
+            return True, before, self.create()
+        if differences:
+            module.fail_json(
+                msg=f"EC2 Instance Connect Endpoint {endpoint['InstanceConnectEndpointId']} cannot be changed in "
+                "place: " + ", ".join(differences) + "; delete it (state=absent) and create it again",
+                instance_connect_endpoint=normalize_endpoint(endpoint),
+            )
+        before = normalize_endpoint(endpoint)
+        endpoint_id = endpoint["InstanceConnectEndpointId"]
+        current_tags = boto3_tag_list_to_ansible_dict(endpoint.get("Tags", []))
+        changed = Tagging.ec2(self.client, endpoint_id).sync(
+            params["tags"], params["purge_tags"], module.check_mode, current=current_tags
+        )[0]
+        if changed and not module.check_mode:
+            endpoint = find_endpoint(self.client, endpoint_id=endpoint_id)
+        elif changed:
+            after = dict(before)
+            after["tags"] = dict(params["tags"]) if params["purge_tags"] else dict(current_tags, **params["tags"])
+            return True, before, after
+        if params["wait"] and endpoint["State"] == "create-in-progress" and not module.check_mode:
+            endpoint = wait_for_state(self.client, endpoint_id, "create-complete", params["wait_timeout"])
+        return changed, before, normalize_endpoint(endpoint)
+
+    def absent(self, endpoint):
+        module = self.module
+        if endpoint is None:
+            return False, None, None
+        before = normalize_endpoint(endpoint)
+        if endpoint["State"] == "delete-in-progress":
+            changed = False
+        else:
+            changed = True
+            if module.check_mode:
+                return True, before, None
+            try:
+                delete_endpoint(self.client, endpoint["InstanceConnectEndpointId"])
+            except is_boto3_error_code("InvalidInstanceConnectEndpointId.NotFound"):
+                return False, before, None
+        if self.params["wait"] and not module.check_mode:
+            wait_for_state(
+                self.client, endpoint["InstanceConnectEndpointId"], "delete-complete", self.params["wait_timeout"]
+            )
+        return changed, before, None
 
 
 def main():
@@ -286,27 +312,8 @@ def main():
         required_one_of=[["instance_connect_endpoint_id", "subnet_id"]],
         supports_check_mode=True,
     )
-    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
-
-    try:
-        endpoint = find_endpoint(
-            client,
-            endpoint_id=module.params["instance_connect_endpoint_id"],
-            subnet_id=module.params["subnet_id"],
-        )
-        if module.params["state"] == "present":
-            changed, before, after = ensure_present(client, module, endpoint)
-        else:
-            changed, before, after = ensure_absent(client, module, endpoint)
-    except InstanceConnectEndpointError as e:
-        module.fail_json(msg=str(e), instance_connect_endpoint=normalize_endpoint(e.endpoint))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="EC2 Instance Connect Endpoint request failed")
-
-    result = dict(changed=changed, instance_connect_endpoint=after or {})
-    if module._diff:
-        result["diff"] = dict(before=before or {}, after=after or {})
-    module.exit_json(**result)
+    endpoint = Endpoint(module)
+    run(module, endpoint.ensure_present, endpoint.ensure_absent, failure="EC2 Instance Connect Endpoint request failed")
 
 
 if __name__ == "__main__":

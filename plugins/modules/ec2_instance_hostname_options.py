@@ -83,45 +83,32 @@ restarted_instance_ids:
   sample: ["i-0123456789abcdef0"]
 """
 
-try:
-    import botocore
-except ImportError:
-    botocore = None  # reported by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import AWSResource
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import run
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import wait
 
 DEFAULTS = {"HostnameType": "ip-name", "EnableResourceNameDnsARecord": False, "EnableResourceNameDnsAAAARecord": False}
+WAIT_FAILED = "Timed out waiting for the instances to stop or start"
 
 
-def wait_for(client, waiter_name, instance_ids, timeout):
-    delay = 10
-    client.get_waiter(waiter_name).wait(
-        InstanceIds=instance_ids, WaiterConfig={"Delay": delay, "MaxAttempts": max(1, timeout // delay)}
-    )
+class HostnameOptions(AWSResource):
+    """The private DNS name options of some instances: ensure_present returns the module's result."""
 
+    service = "ec2"
 
-def main():
-    argument_spec = dict(
-        instance_ids=dict(type="list", elements="str", required=True),
-        hostname_type=dict(type="str", default="resource-name", choices=["ip-name", "resource-name"]),
-        enable_resource_name_dns_a_record=dict(type="bool", default=True),
-        enable_resource_name_dns_aaaa_record=dict(type="bool", default=False),
-        stop_instances=dict(type="bool", default=False),
-        wait_timeout=dict(type="int", default=600),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
-    timeout = module.params["wait_timeout"]
-    wanted = {
-        "HostnameType": module.params["hostname_type"],
-        "EnableResourceNameDnsARecord": module.params["enable_resource_name_dns_a_record"],
-        "EnableResourceNameDnsAAAARecord": module.params["enable_resource_name_dns_aaaa_record"],
-    }
-    before, after, changed_ids, running = {}, {}, [], []
-    try:
-        if module.params["instance_ids"]:
-            reservations = client.describe_instances(InstanceIds=module.params["instance_ids"], aws_retry=True)
+    def ensure_present(self):
+        """Give every instance the wanted private DNS name options, stopping running ones if allowed."""
+        timeout = self.params["wait_timeout"]
+        wanted = {
+            "HostnameType": self.params["hostname_type"],
+            "EnableResourceNameDnsARecord": self.params["enable_resource_name_dns_a_record"],
+            "EnableResourceNameDnsAAAARecord": self.params["enable_resource_name_dns_aaaa_record"],
+        }
+        before, after, changed_ids, running = {}, {}, [], []
+        if self.params["instance_ids"]:
+            reservations = self.client.describe_instances(InstanceIds=self.params["instance_ids"], aws_retry=True)
             instances = [i for r in reservations["Reservations"] for i in r["Instances"]]
         else:
             instances = []
@@ -135,20 +122,20 @@ def main():
             changed_ids.append(instance["InstanceId"])
             if instance.get("State", {}).get("Name") in ("pending", "running"):
                 running.append(instance["InstanceId"])
-        if running and not module.params["stop_instances"]:
-            module.fail_json(
+        if running and not self.params["stop_instances"]:
+            self.module.fail_json(
                 msg="AWS changes the hostname type of stopped instances only: stop "
                 f"{', '.join(running)} first, or set stop_instances=true.",
                 changed_instance_ids=changed_ids,
             )
-        if changed_ids and not module.check_mode:
+        if changed_ids and not self.check_mode:
             if running:
-                wait_for(client, "instance_running", running, timeout)
-                client.stop_instances(InstanceIds=running, aws_retry=True)
-                wait_for(client, "instance_stopped", running, timeout)
+                wait(self.module, self.client, "instance_running", timeout, 10, WAIT_FAILED, InstanceIds=running)
+                self.client.stop_instances(InstanceIds=running, aws_retry=True)
+                wait(self.module, self.client, "instance_stopped", timeout, 10, WAIT_FAILED, InstanceIds=running)
             for instance_id in changed_ids:
                 # DescribeInstances says HostnameType, ModifyPrivateDnsNameOptions PrivateDnsHostnameType.
-                client.modify_private_dns_name_options(
+                self.client.modify_private_dns_name_options(
                     InstanceId=instance_id,
                     PrivateDnsHostnameType=wanted["HostnameType"],
                     EnableResourceNameDnsARecord=wanted["EnableResourceNameDnsARecord"],
@@ -156,18 +143,27 @@ def main():
                     aws_retry=True,
                 )
             if running:
-                client.start_instances(InstanceIds=running, aws_retry=True)
-                wait_for(client, "instance_running", running, timeout)
-    except botocore.exceptions.WaiterError as e:
-        module.fail_json_aws(e, msg="Timed out waiting for the instances to stop or start")
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Failed to set private DNS name options")
-    module.exit_json(
-        changed=bool(changed_ids),
-        changed_instance_ids=changed_ids,
-        restarted_instance_ids=running,
-        diff={"before": before, "after": after},
+                self.client.start_instances(InstanceIds=running, aws_retry=True)
+                wait(self.module, self.client, "instance_running", timeout, 10, WAIT_FAILED, InstanceIds=running)
+        return dict(
+            changed=bool(changed_ids),
+            changed_instance_ids=changed_ids,
+            restarted_instance_ids=running,
+            diff={"before": before, "after": after},
+        )
+
+
+def main():
+    argument_spec = dict(
+        instance_ids=dict(type="list", elements="str", required=True),
+        hostname_type=dict(type="str", default="resource-name", choices=["ip-name", "resource-name"]),
+        enable_resource_name_dns_a_record=dict(type="bool", default=True),
+        enable_resource_name_dns_aaaa_record=dict(type="bool", default=False),
+        stop_instances=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=600),
     )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    run(module, HostnameOptions(module).ensure_present, failure="Failed to set private DNS name options")
 
 
 if __name__ == "__main__":

@@ -51,13 +51,29 @@ missing_zones:
   elements: str
 """
 
-try:
-    import botocore
-except ImportError:
-    botocore = None  # reported by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import AWSResource
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import paginate
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import run
+
+
+class Offerings(AWSResource):
+    """Where one instance type is offered: read returns the module's result."""
+
+    service = "ec2"
+
+    def read(self):
+        """The zones that offer the instance type, and those of the given zones that do not (a read)."""
+        pages = paginate(
+            self.client,
+            "describe_instance_type_offerings",
+            LocationType="availability-zone",
+            Filters=[{"Name": "instance-type", "Values": [self.params["instance_type"]]}],
+        )
+        offered = sorted({o["Location"] for o in pages.get("InstanceTypeOfferings", [])})
+        missing = [zone for zone in self.params["zones"] if zone not in offered]
+        return dict(changed=False, offered_zones=offered, missing_zones=missing)
 
 
 def main():
@@ -68,18 +84,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
     instance_type = module.params["instance_type"]
-    try:
-        paginator = client.get_paginator("describe_instance_type_offerings")
-        pages = paginator.paginate(
-            LocationType="availability-zone", Filters=[{"Name": "instance-type", "Values": [instance_type]}]
-        ).build_full_result()
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Failed to list the zones offering {instance_type}")
-    offered = sorted({o["Location"] for o in pages.get("InstanceTypeOfferings", [])})
-    missing = [zone for zone in module.params["zones"] if zone not in offered]
-    module.exit_json(changed=False, offered_zones=offered, missing_zones=missing)
+    run(module, Offerings(module).read, failure=f"Failed to list the zones offering {instance_type}")
 
 
 if __name__ == "__main__":

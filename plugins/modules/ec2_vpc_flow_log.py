@@ -116,11 +116,13 @@ flow_log:
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_specifications
 
-from ansible_collections.mattermost_ha.aws.plugins.module_utils.ec2_tags import ensure_tags
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import AWSResource
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import Tagging
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import paginate
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import run
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.eventual import NotYetConsistent
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.eventual import client_error
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.eventual import wait_for_consistency
@@ -141,59 +143,110 @@ def normalize(flow_log):
     return result
 
 
-def find_flow_logs(client, resource_id, log_group_name):
-    filters = [
-        {"Name": "resource-id", "Values": [resource_id]},
-        {"Name": "log-group-name", "Values": [log_group_name]},
-    ]
-    paginator = client.get_paginator("describe_flow_logs")
-    return paginator.paginate(Filters=filters).build_full_result()["FlowLogs"]
+class FlowLog(AWSResource):
+    """The flow log of one resource into one log group: ensure_present and ensure_absent return the module's result."""
 
+    service = "ec2"
 
-def settings_match(module, flow_log):
-    params = module.params
-    return (
-        flow_log.get("TrafficType") == params["traffic_type"]
-        and flow_log.get("DeliverLogsPermissionArn") == params["deliver_logs_permission_arn"]
-        and int(flow_log.get("MaxAggregationInterval", 600)) == params["max_aggregation_interval"]
-        and flow_log.get("LogDestinationType", "cloud-watch-logs") == "cloud-watch-logs"
-    )
+    def find(self):
+        filters = [
+            {"Name": "resource-id", "Values": [self.params["resource_id"]]},
+            {"Name": "log-group-name", "Values": [self.params["log_group_name"]]},
+        ]
+        return paginate(self.client, "describe_flow_logs", Filters=filters)["FlowLogs"]
 
-
-def create(client, module):
-    params = module.params
-    request = dict(
-        ResourceIds=[params["resource_id"]],
-        ResourceType=params["resource_type"],
-        TrafficType=params["traffic_type"],
-        LogDestinationType="cloud-watch-logs",
-        LogGroupName=params["log_group_name"],
-        DeliverLogsPermissionArn=params["deliver_logs_permission_arn"],
-        MaxAggregationInterval=params["max_aggregation_interval"],
-    )
-    if params["tags"]:
-        request["TagSpecifications"] = boto3_tag_specifications(params["tags"], ["vpc-flow-log"])
-
-    def attempt():
-        response = client.create_flow_logs(aws_retry=True, **request)
-        if response.get("Unsuccessful"):
-            # Nothing was created: AWS reports the error inside the answer.
-            error = response["Unsuccessful"][0].get("Error", {})
-            raise client_error(str(error.get("Code", "")), str(error.get("Message", "")), "CreateFlowLogs")
-        return response["FlowLogIds"][0]
-
-    try:
-        # A flow-log role made seconds ago cannot be assumed until IAM has propagated it.
-        return wait_for_consistency(
-            attempt,
-            "iam_role",
-            f"Creating the flow log of {params['resource_id']} with role {params['deliver_logs_permission_arn']}",
-            params["consistency_timeout"],
+    def settings_match(self, flow_log):
+        params = self.params
+        return (
+            flow_log.get("TrafficType") == params["traffic_type"]
+            and flow_log.get("DeliverLogsPermissionArn") == params["deliver_logs_permission_arn"]
+            and int(flow_log.get("MaxAggregationInterval", 600)) == params["max_aggregation_interval"]
+            and flow_log.get("LogDestinationType", "cloud-watch-logs") == "cloud-watch-logs"
         )
-    except NotYetConsistent as e:
-        module.fail_json(msg=str(e), aws_error_code=e.code)
-    except botocore.exceptions.ClientError as e:
-        module.fail_json_aws(e, msg="Creating the flow log failed")
+
+    def delete(self, flow_logs):
+        if not self.module.check_mode:
+            self.client.delete_flow_logs(FlowLogIds=[f["FlowLogId"] for f in flow_logs], aws_retry=True)
+
+    def create(self):
+        params = self.params
+        request = dict(
+            ResourceIds=[params["resource_id"]],
+            ResourceType=params["resource_type"],
+            TrafficType=params["traffic_type"],
+            LogDestinationType="cloud-watch-logs",
+            LogGroupName=params["log_group_name"],
+            DeliverLogsPermissionArn=params["deliver_logs_permission_arn"],
+            MaxAggregationInterval=params["max_aggregation_interval"],
+        )
+        if params["tags"]:
+            request["TagSpecifications"] = boto3_tag_specifications(params["tags"], ["vpc-flow-log"])
+
+        def attempt():
+            response = self.client.create_flow_logs(aws_retry=True, **request)
+            if response.get("Unsuccessful"):
+                # Nothing was created: AWS reports the error inside the answer.
+                error = response["Unsuccessful"][0].get("Error", {})
+                raise client_error(str(error.get("Code", "")), str(error.get("Message", "")), "CreateFlowLogs")
+            return response["FlowLogIds"][0]
+
+        try:
+            # A flow-log role made seconds ago cannot be assumed until IAM has propagated it.
+            return wait_for_consistency(
+                attempt,
+                "iam_role",
+                f"Creating the flow log of {params['resource_id']} with role {params['deliver_logs_permission_arn']}",
+                params["consistency_timeout"],
+            )
+        except NotYetConsistent as e:
+            self.module.fail_json(msg=str(e), aws_error_code=e.code)
+        except botocore.exceptions.ClientError as e:
+            self.module.fail_json_aws(e, msg="Creating the flow log failed")
+
+    def ensure_absent(self):
+        existing = self.find()
+        before = normalize(existing[0]) if existing else {}
+        if existing:
+            self.delete(existing)
+        return dict(changed=bool(existing), flow_log={}, diff=dict(before=before, after={}))
+
+    def ensure_present(self):
+        params = self.params
+        existing = self.find()
+        before = normalize(existing[0]) if existing else {}
+        changed = False
+        stale = [f for f in existing if not self.settings_match(f)]
+        keep = [f for f in existing if self.settings_match(f)]
+        # Duplicates and flow logs with other settings go; one matching flow log stays.
+        remove = stale + keep[1:]
+        if remove:
+            changed = True
+            self.delete(remove)
+        if keep:
+            flow_log = keep[0]
+            current_tags = boto3_tag_list_to_ansible_dict(flow_log.get("Tags", []))
+            tags_changed = Tagging.ec2(self.client, flow_log["FlowLogId"]).sync(
+                params["tags"], params["purge_tags"], self.module.check_mode, current=current_tags
+            )[0]
+            changed |= tags_changed
+            after = normalize(flow_log)
+            if tags_changed and params["tags"] is not None:
+                after["tags"] = dict(params["tags"]) if params["purge_tags"] else dict(current_tags, **params["tags"])
+        else:
+            changed = True
+            after = {
+                "resource_id": params["resource_id"],
+                "traffic_type": params["traffic_type"],
+                "log_group_name": params["log_group_name"],
+                "deliver_logs_permission_arn": params["deliver_logs_permission_arn"],
+                "max_aggregation_interval": params["max_aggregation_interval"],
+                "tags": params["tags"] or {},
+            }
+            if not self.module.check_mode:
+                flow_log_id = self.create()
+                found = [f for f in self.find() if f["FlowLogId"] == flow_log_id]
+                after = normalize(found[0]) if found else dict(after, flow_log_id=flow_log_id)
+        return dict(changed=changed, flow_log=after, diff=dict(before=before, after=after))
 
 
 def main():
@@ -214,56 +267,8 @@ def main():
         required_if=[["state", "present", ["deliver_logs_permission_arn"]]],
         supports_check_mode=True,
     )
-    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
-    params = module.params
-    changed = False
-    try:
-        existing = find_flow_logs(client, params["resource_id"], params["log_group_name"])
-        before = normalize(existing[0]) if existing else {}
-        if params["state"] == "absent":
-            if existing:
-                changed = True
-                if not module.check_mode:
-                    client.delete_flow_logs(FlowLogIds=[f["FlowLogId"] for f in existing], aws_retry=True)
-            module.exit_json(changed=changed, flow_log={}, diff=dict(before=before, after={}))
-
-        stale = [f for f in existing if not settings_match(module, f)]
-        keep = [f for f in existing if settings_match(module, f)]
-        # Duplicates and flow logs with other settings go; one matching flow log stays.
-        remove = stale + keep[1:]
-        if remove:
-            changed = True
-            if not module.check_mode:
-                client.delete_flow_logs(FlowLogIds=[f["FlowLogId"] for f in remove], aws_retry=True)
-        if keep:
-            flow_log = keep[0]
-            current_tags = boto3_tag_list_to_ansible_dict(flow_log.get("Tags", []))
-            tags_changed = ensure_tags(
-                client, flow_log["FlowLogId"], current_tags, params["tags"], params["purge_tags"], module.check_mode
-            )
-            changed |= tags_changed
-            after = normalize(flow_log)
-            if tags_changed and params["tags"] is not None:
-                after["tags"] = dict(params["tags"]) if params["purge_tags"] else dict(current_tags, **params["tags"])
-        else:
-            changed = True
-            after = {
-                "resource_id": params["resource_id"],
-                "traffic_type": params["traffic_type"],
-                "log_group_name": params["log_group_name"],
-                "deliver_logs_permission_arn": params["deliver_logs_permission_arn"],
-                "max_aggregation_interval": params["max_aggregation_interval"],
-                "tags": params["tags"] or {},
-            }
-            if not module.check_mode:
-                flow_log_id = create(client, module)
-                found = [f for f in find_flow_logs(client, params["resource_id"], params["log_group_name"])
-                         if f["FlowLogId"] == flow_log_id]
-                after = normalize(found[0]) if found else dict(after, flow_log_id=flow_log_id)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="VPC flow log request failed")
-
-    module.exit_json(changed=changed, flow_log=after, diff=dict(before=before, after=after))
+    flow_log = FlowLog(module)
+    run(module, flow_log.ensure_present, flow_log.ensure_absent, failure="VPC flow log request failed")
 
 
 if __name__ == "__main__":

@@ -74,16 +74,44 @@ changed_attributes:
   sample: {"stickiness.app_cookie.cookie_name": "MMCSRF"}
 """
 
-try:
-    import botocore
-except ImportError:
-    botocore = None  # reported by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.attributes import attribute_list_to_dict
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.attributes import attributes_to_change
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import AWSResource
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import run
+
+
+class Attributes(AWSResource):
+    """The attributes of one target group or load balancer: ensure_present returns the module's result."""
+
+    service = "elbv2"
+
+    def ensure_present(self):
+        """Set the attributes that differ on the target group or load balancer."""
+        elbv2 = self.client
+        if self.params["target_group_arn"]:
+            arn = self.params["target_group_arn"]
+            describe, modify = elbv2.describe_target_group_attributes, elbv2.modify_target_group_attributes
+            key = "TargetGroupArn"
+        else:
+            arn = self.params["load_balancer_arn"]
+            describe, modify = elbv2.describe_load_balancer_attributes, elbv2.modify_load_balancer_attributes
+            key = "LoadBalancerArn"
+        current = attribute_list_to_dict(describe(aws_retry=True, **{key: arn})["Attributes"])
+        changes = attributes_to_change(current, self.params["attributes"])
+        after = dict(current, **changes)
+        if changes and not self.check_mode:
+            response = modify(
+                Attributes=[{"Key": k, "Value": v} for k, v in sorted(changes.items())], aws_retry=True, **{key: arn}
+            )
+            after = dict(after, **attribute_list_to_dict(response.get("Attributes")))
+        return dict(
+            changed=bool(changes),
+            attributes=after,
+            changed_attributes=changes,
+            diff={"before": {k: current.get(k) for k in changes}, "after": changes},
+        )
 
 
 def main():
@@ -98,32 +126,8 @@ def main():
         mutually_exclusive=[["target_group_arn", "load_balancer_arn"]],
         required_one_of=[["target_group_arn", "load_balancer_arn"]],
     )
-    client = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
-    if module.params["target_group_arn"]:
-        arn = module.params["target_group_arn"]
-        describe, modify = client.describe_target_group_attributes, client.modify_target_group_attributes
-        key = "TargetGroupArn"
-    else:
-        arn = module.params["load_balancer_arn"]
-        describe, modify = client.describe_load_balancer_attributes, client.modify_load_balancer_attributes
-        key = "LoadBalancerArn"
-    try:
-        current = attribute_list_to_dict(describe(aws_retry=True, **{key: arn})["Attributes"])
-        changes = attributes_to_change(current, module.params["attributes"])
-        after = dict(current, **changes)
-        if changes and not module.check_mode:
-            response = modify(
-                Attributes=[{"Key": k, "Value": v} for k, v in sorted(changes.items())], aws_retry=True, **{key: arn}
-            )
-            after = dict(after, **attribute_list_to_dict(response.get("Attributes")))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Failed to set attributes of {arn}")
-    module.exit_json(
-        changed=bool(changes),
-        attributes=after,
-        changed_attributes=changes,
-        diff={"before": {k: current.get(k) for k in changes}, "after": changes},
-    )
+    arn = module.params["target_group_arn"] or module.params["load_balancer_arn"]
+    run(module, Attributes(module).ensure_present, failure=f"Failed to set attributes of {arn}")
 
 
 if __name__ == "__main__":

@@ -148,30 +148,30 @@ endpoint_group_arn:
 import time
 import uuid
 
-try:
-    import botocore
-except ImportError:
-    botocore = None  # reported by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import AWSResource
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import Tagging
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import paginate
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import run
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import tags_to_dict
 
 API_REGION = "us-west-2"
 
 
-class Accelerator:
-    def __init__(self, module, client):
-        self.module = module
-        self.client = client
+class Accelerator(AWSResource):
+    """The accelerator of one name: ensure_present and ensure_absent return the module's result."""
+
+    service = "globalaccelerator"
+    region = API_REGION
+
+    def __init__(self, module):
+        super().__init__(module)
         self.changed = False
-        self.check = module.check_mode
 
     def find(self):
-        paginator = self.client.get_paginator("list_accelerators")
-        for accelerator in paginator.paginate().build_full_result().get("Accelerators", []):
+        for accelerator in paginate(self.client, "list_accelerators").get("Accelerators", []):
             if accelerator["Name"] == self.module.params["name"]:
                 return accelerator
         return None
@@ -183,7 +183,7 @@ class Accelerator:
         return self.client.list_endpoint_groups(ListenerArn=listener_arn, aws_retry=True).get("EndpointGroups", [])
 
     def wait_deployed(self, arn):
-        if not self.module.params["wait"] or self.check:
+        if not self.module.params["wait"] or self.check_mode:
             return self.client.describe_accelerator(AcceleratorArn=arn, aws_retry=True)["Accelerator"]
         deadline = time.time() + self.module.params["wait_timeout"]
         while True:
@@ -195,22 +195,15 @@ class Accelerator:
                 self.module.fail_json(msg=f"Accelerator {arn} not deployed after {timeout} s")
             time.sleep(10)
 
+    def tags_of(self, arn):
+        return tags_to_dict(self.client.list_tags_for_resource(ResourceArn=arn, aws_retry=True).get("Tags", []))
+
     def ensure_tags(self, arn):
-        wanted = self.module.params["tags"]
-        if wanted is None:
-            return
-        current = boto3_tag_list_to_ansible_dict(
-            self.client.list_tags_for_resource(ResourceArn=arn, aws_retry=True).get("Tags", [])
+        tagging = Tagging.key_value_list(
+            self.client.tag_resource, self.client.untag_resource, read=lambda: self.tags_of(arn), ResourceArn=arn
         )
-        to_add, to_remove = compare_aws_tags(current, wanted, purge_tags=self.module.params["purge_tags"])
-        if to_add:
+        if tagging.sync(self.module.params["tags"], self.module.params["purge_tags"], self.check_mode)[0]:
             self.changed = True
-            if not self.check:
-                self.client.tag_resource(ResourceArn=arn, Tags=ansible_dict_to_boto3_tag_list(to_add), aws_retry=True)
-        if to_remove:
-            self.changed = True
-            if not self.check:
-                self.client.untag_resource(ResourceArn=arn, TagKeys=to_remove, aws_retry=True)
 
     def wanted_endpoints(self):
         return sorted(
@@ -232,7 +225,7 @@ class Accelerator:
         listeners = self.listeners(arn)
         if not listeners:
             self.changed = True
-            if self.check:
+            if self.check_mode:
                 return None
             return self.client.create_listener(
                 AcceleratorArn=arn, PortRanges=ranges, Protocol="TCP", ClientAffinity=affinity,
@@ -244,7 +237,7 @@ class Accelerator:
         )
         if current_ports != ports or listener.get("Protocol") != "TCP" or listener.get("ClientAffinity") != affinity:
             self.changed = True
-            if not self.check:
+            if not self.check_mode:
                 listener = self.client.update_listener(
                     ListenerArn=listener["ListenerArn"], PortRanges=ranges, Protocol="TCP", ClientAffinity=affinity,
                     aws_retry=True,
@@ -260,7 +253,7 @@ class Accelerator:
         groups = [g for g in self.endpoint_groups(listener["ListenerArn"]) if g["EndpointGroupRegion"] == region]
         if not groups:
             self.changed = True
-            if self.check:
+            if self.check_mode:
                 return None
             return self.client.create_endpoint_group(
                 ListenerArn=listener["ListenerArn"], EndpointGroupRegion=region, EndpointConfigurations=wanted,
@@ -280,13 +273,13 @@ class Accelerator:
         )
         if current != wanted:
             self.changed = True
-            if not self.check:
+            if not self.check_mode:
                 group = self.client.update_endpoint_group(
                     EndpointGroupArn=group["EndpointGroupArn"], EndpointConfigurations=wanted, aws_retry=True
                 )["EndpointGroup"]
         return group
 
-    def present(self):
+    def ensure_present(self):
         params = self.module.params
         if not params["endpoint_group_region"]:
             self.module.fail_json(msg="endpoint_group_region is required when state is present")
@@ -294,8 +287,8 @@ class Accelerator:
         before = {"name": params["name"], "enabled": accelerator["Enabled"]} if accelerator else {}
         if accelerator is None:
             self.changed = True
-            if self.check:
-                self.module.exit_json(
+            if self.check_mode:
+                return dict(
                     changed=True, accelerator_arn="", dns_name="", ip_addresses=[], status="",
                     listener_arn="", endpoint_group_arn="",
                     diff={"before": {}, "after": {"name": params["name"], "enabled": params["enabled"]}},
@@ -312,7 +305,7 @@ class Accelerator:
         else:
             if accelerator["Enabled"] != params["enabled"] or accelerator["IpAddressType"] != params["ip_address_type"]:
                 self.changed = True
-                if not self.check:
+                if not self.check_mode:
                     accelerator = self.client.update_accelerator(
                         AcceleratorArn=accelerator["AcceleratorArn"], Enabled=params["enabled"],
                         IpAddressType=params["ip_address_type"], aws_retry=True,
@@ -323,7 +316,7 @@ class Accelerator:
         group = self.ensure_endpoint_group(listener)
         if self.changed:
             accelerator = self.wait_deployed(arn)
-        self.module.exit_json(
+        return dict(
             changed=self.changed,
             accelerator_arn=arn,
             dns_name=accelerator.get("DnsName", ""),
@@ -334,27 +327,26 @@ class Accelerator:
             diff={"before": before, "after": {"name": params["name"], "enabled": params["enabled"]}},
         )
 
-    def absent(self):
+    def ensure_absent(self):
         accelerator = self.find()
         if accelerator is None:
-            self.module.exit_json(
+            return dict(
                 changed=False, accelerator_arn="", dns_name="", ip_addresses=[], status="",
                 listener_arn="", endpoint_group_arn="", diff={"before": {}, "after": {}},
             )
         arn = accelerator["AcceleratorArn"]
         owner_tags = self.module.params["tags"] or {}
         if owner_tags:
-            current = boto3_tag_list_to_ansible_dict(
-                self.client.list_tags_for_resource(ResourceArn=arn, aws_retry=True).get("Tags", []))
+            current = self.tags_of(arn)
             if any(current.get(key) != value for key, value in owner_tags.items()):
                 self.module.warn("Global Accelerator %s (%s) is left in place: it does not carry the tags %s"
                                  % (accelerator["Name"], arn, owner_tags))
-                self.module.exit_json(
+                return dict(
                     changed=False, accelerator_arn=arn, dns_name=accelerator.get("DnsName", ""), ip_addresses=[],
                     status=accelerator.get("Status", ""), listener_arn="", endpoint_group_arn="",
                     diff={"before": {}, "after": {}},
                 )
-        if not self.check:
+        if not self.check_mode:
             if accelerator["Enabled"]:
                 self.client.update_accelerator(AcceleratorArn=arn, Enabled=False, aws_retry=True)
             for listener in self.listeners(arn):
@@ -364,7 +356,7 @@ class Accelerator:
             self.module.params["wait"] = True
             self.wait_deployed(arn)
             self.client.delete_accelerator(AcceleratorArn=arn, aws_retry=True)
-        self.module.exit_json(
+        return dict(
             changed=True, accelerator_arn="", dns_name="", ip_addresses=[], status="",
             listener_arn="", endpoint_group_arn="",
             diff={"before": {"name": accelerator["Name"], "enabled": accelerator["Enabled"]}, "after": {}},
@@ -396,15 +388,8 @@ def main():
         purge_tags=dict(type="bool", default=True),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = module.client("globalaccelerator", retry_decorator=AWSRetry.jittered_backoff(), region=API_REGION)
-    accelerator = Accelerator(module, client)
-    try:
-        if module.params["state"] == "present":
-            accelerator.present()
-        else:
-            accelerator.absent()
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Global Accelerator call failed")
+    accelerator = Accelerator(module)
+    run(module, accelerator.ensure_present, accelerator.ensure_absent, failure="Global Accelerator call failed")
 
 
 if __name__ == "__main__":

@@ -334,36 +334,15 @@ def _without(merged, current, paths):
     return out
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path"),
-            local_socket=dict(type="path"),
-            apply=dict(type="str", choices=["patch", "reload"], default="patch"),
-            settings=dict(type="dict", default={}),
-            secret_settings=dict(type="dict", default={}, no_log=True),
-            defaults_path=dict(type="path"),
-            unknown_keys=dict(type="str", choices=["warn", "fail", "keep"], default="warn"),
-            backup=dict(type="bool", default=False),
-        ),
-        add_file_common_args=True,
-        supports_check_mode=True,
-        required_one_of=[("path", "local_socket")],
-        mutually_exclusive=[("path", "local_socket")],
-    )
+def run_on_file(module, wanted, secrets):
+    """path: merge into the config.json on disk and write it back atomically."""
     path = module.params["path"]
-    secrets = list(leaf_strings(module.params["secret_settings"]))
-    if module.params["local_socket"]:
-        run_on_server(module, _merge_dicts(module.params["settings"], module.params["secret_settings"]), secrets)
-
     if not os.path.isfile(path):
         module.fail_json(msg="%s does not exist: install Mattermost first (the release ships a config.json)" % path)
     current = _load(module, path, "configuration")
     known = None
     if module.params["defaults_path"]:
         known = _merge_dicts(_load(module, module.params["defaults_path"], "default configuration"), current)
-
-    wanted = _merge_dicts(module.params["settings"], module.params["secret_settings"])
     merged, unknown, changed_keys, _hidden = _compare(module, current, wanted, known, server_view=False)
     changed = bool(changed_keys)
     result = dict(
@@ -395,6 +374,30 @@ def main():
     file_args = module.load_file_common_arguments(module.params)
     result["changed"] = module.set_fs_attributes_if_different(file_args, result["changed"], diff=None)
     module.exit_json(**result)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path"),
+            local_socket=dict(type="path"),
+            apply=dict(type="str", choices=["patch", "reload"], default="patch"),
+            settings=dict(type="dict", default={}),
+            secret_settings=dict(type="dict", default={}, no_log=True),
+            defaults_path=dict(type="path"),
+            unknown_keys=dict(type="str", choices=["warn", "fail", "keep"], default="warn"),
+            backup=dict(type="bool", default=False),
+        ),
+        add_file_common_args=True,
+        supports_check_mode=True,
+        required_one_of=[("path", "local_socket")],
+        mutually_exclusive=[("path", "local_socket")],
+    )
+    secrets = list(leaf_strings(module.params["secret_settings"]))
+    wanted = _merge_dicts(module.params["settings"], module.params["secret_settings"])
+    if module.params["local_socket"]:
+        run_on_server(module, wanted, secrets)
+    run_on_file(module, wanted, secrets)
 
 
 if __name__ == "__main__":

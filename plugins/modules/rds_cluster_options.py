@@ -78,18 +78,57 @@ db_cluster_identifier:
   sample: mattermost
 """
 
-try:
-    import botocore
-except ImportError:
-    botocore = None  # reported by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import AWSResource
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import run
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import wait
 
 
 def current_storage_type(cluster):
     # Aurora Standard clusters often report no StorageType at all.
     return cluster.get("StorageType") or "aurora"
+
+
+class ClusterOptions(AWSResource):
+    """The storage type and IAM authentication of one Aurora cluster: ensure_present returns the module's result."""
+
+    service = "rds"
+
+    def ensure_present(self):
+        """Give the cluster the storage type and IAM authentication asked for."""
+        identifier = self.params["db_cluster_identifier"]
+        cluster = self.client.describe_db_clusters(DBClusterIdentifier=identifier, aws_retry=True)["DBClusters"][0]
+        before = {
+            "storage_type": current_storage_type(cluster),
+            "iam_database_authentication_enabled": bool(cluster.get("IAMDatabaseAuthenticationEnabled")),
+        }
+        changes = {}
+        if self.params["storage_type"] and self.params["storage_type"] != before["storage_type"]:
+            changes["StorageType"] = self.params["storage_type"]
+        iam_auth = self.params["enable_iam_database_authentication"]
+        if iam_auth is not None and iam_auth != before["iam_database_authentication_enabled"]:
+            changes["EnableIAMDatabaseAuthentication"] = iam_auth
+        after = dict(before)
+        if "StorageType" in changes:
+            after["storage_type"] = changes["StorageType"]
+        if "EnableIAMDatabaseAuthentication" in changes:
+            after["iam_database_authentication_enabled"] = iam_auth
+        if changes and not self.check_mode:
+            self.client.modify_db_cluster(
+                DBClusterIdentifier=identifier, ApplyImmediately=True, aws_retry=True, **changes
+            )
+            if self.params["wait"]:
+                wait(
+                    self.module, self.client, "db_cluster_available", self.params["wait_timeout"], 15,
+                    f"Timed out waiting for cluster {identifier} to become available", DBClusterIdentifier=identifier,
+                )
+        return dict(
+            changed=bool(changes),
+            db_cluster_identifier=identifier,
+            diff={"before": before, "after": after},
+            **after,
+        )
 
 
 def main():
@@ -101,44 +140,8 @@ def main():
         wait_timeout=dict(type="int", default=1800),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = module.client("rds", retry_decorator=AWSRetry.jittered_backoff())
     identifier = module.params["db_cluster_identifier"]
-    try:
-        cluster = client.describe_db_clusters(DBClusterIdentifier=identifier, aws_retry=True)["DBClusters"][0]
-        before = {
-            "storage_type": current_storage_type(cluster),
-            "iam_database_authentication_enabled": bool(cluster.get("IAMDatabaseAuthenticationEnabled")),
-        }
-        changes = {}
-        if module.params["storage_type"] and module.params["storage_type"] != before["storage_type"]:
-            changes["StorageType"] = module.params["storage_type"]
-        iam_auth = module.params["enable_iam_database_authentication"]
-        if iam_auth is not None and iam_auth != before["iam_database_authentication_enabled"]:
-            changes["EnableIAMDatabaseAuthentication"] = iam_auth
-        after = dict(before)
-        if "StorageType" in changes:
-            after["storage_type"] = changes["StorageType"]
-        if "EnableIAMDatabaseAuthentication" in changes:
-            after["iam_database_authentication_enabled"] = iam_auth
-        if changes and not module.check_mode:
-            client.modify_db_cluster(DBClusterIdentifier=identifier, ApplyImmediately=True, aws_retry=True, **changes)
-            if module.params["wait"]:
-                delay = 15
-                waiter = client.get_waiter("db_cluster_available")
-                waiter.wait(
-                    DBClusterIdentifier=identifier,
-                    WaiterConfig={"Delay": delay, "MaxAttempts": max(1, module.params["wait_timeout"] // delay)},
-                )
-    except botocore.exceptions.WaiterError as e:
-        module.fail_json_aws(e, msg=f"Timed out waiting for cluster {identifier} to become available")
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Failed to modify cluster {identifier}")
-    module.exit_json(
-        changed=bool(changes),
-        db_cluster_identifier=identifier,
-        diff={"before": before, "after": after},
-        **after,
-    )
+    run(module, ClusterOptions(module).ensure_present, failure=f"Failed to modify cluster {identifier}")
 
 
 if __name__ == "__main__":

@@ -62,14 +62,54 @@ logging_enabled:
   sample: {"target_bucket": "mattermost-logs", "target_prefix": "S3AccessLogs/mattermost-files/"}
 """
 
-try:
-    import botocore
-except ImportError:
-    botocore = None  # reported by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import AWS_ERRORS
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import AWSResource
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.aws import run
+
+
+class BucketLogging(AWSResource):
+    """The server access logging of one bucket: ensure_present and ensure_absent return the module's result."""
+
+    service = "s3"
+
+    def ensure_present(self):
+        wanted = {"target_bucket": self.params["target_bucket"], "target_prefix": self.params["target_prefix"]}
+        return self.converge(wanted)
+
+    def ensure_absent(self):
+        return self.converge({})
+
+    def converge(self, wanted):
+        """Bring the bucket's server access logging to wanted ({} is off)."""
+        name = self.params["name"]
+        try:
+            current = self.client.get_bucket_logging(Bucket=name, aws_retry=True).get("LoggingEnabled") or {}
+        except is_boto3_error_code("NoSuchBucket") as e:
+            if wanted:
+                self.module.fail_json_aws(e, msg=f"Bucket {name} does not exist")
+            return dict(changed=False, logging_enabled={}, diff={"before": {}, "after": {}})
+        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
+            self.module.fail_json_aws(e, msg=f"Failed to read the server access logging of bucket {name}")
+        before = (
+            {"target_bucket": current.get("TargetBucket"), "target_prefix": current.get("TargetPrefix", "")}
+            if current
+            else {}
+        )
+        changed = before != wanted
+        if changed and not self.check_mode:
+            status = (
+                {"LoggingEnabled": {"TargetBucket": wanted["target_bucket"], "TargetPrefix": wanted["target_prefix"]}}
+                if wanted
+                else {}
+            )
+            try:
+                self.client.put_bucket_logging(Bucket=name, BucketLoggingStatus=status, aws_retry=True)
+            except AWS_ERRORS as e:
+                self.module.fail_json_aws(e, msg=f"Failed to set the server access logging of bucket {name}")
+        return dict(changed=changed, logging_enabled=wanted, diff={"before": before, "after": wanted})
 
 
 def main():
@@ -84,37 +124,13 @@ def main():
         required_if=[["state", "present", ["target_bucket"]]],
         supports_check_mode=True,
     )
-    client = module.client("s3", retry_decorator=AWSRetry.jittered_backoff())
-    name = module.params["name"]
-    if module.params["state"] == "present":
-        wanted = {"target_bucket": module.params["target_bucket"], "target_prefix": module.params["target_prefix"]}
-    else:
-        wanted = {}
-    try:
-        current = client.get_bucket_logging(Bucket=name, aws_retry=True).get("LoggingEnabled") or {}
-    except is_boto3_error_code("NoSuchBucket") as e:
-        if wanted:
-            module.fail_json_aws(e, msg=f"Bucket {name} does not exist")
-        module.exit_json(changed=False, logging_enabled={}, diff={"before": {}, "after": {}})
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Failed to read the server access logging of bucket {name}")
-    before = (
-        {"target_bucket": current.get("TargetBucket"), "target_prefix": current.get("TargetPrefix", "")}
-        if current
-        else {}
+    logging = BucketLogging(module)
+    run(
+        module,
+        logging.ensure_present,
+        logging.ensure_absent,
+        failure=f"Failed to set the server access logging of bucket {module.params['name']}",
     )
-    changed = before != wanted
-    if changed and not module.check_mode:
-        status = (
-            {"LoggingEnabled": {"TargetBucket": wanted["target_bucket"], "TargetPrefix": wanted["target_prefix"]}}
-            if wanted
-            else {}
-        )
-        try:
-            client.put_bucket_logging(Bucket=name, BucketLoggingStatus=status, aws_retry=True)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Failed to set the server access logging of bucket {name}")
-    module.exit_json(changed=changed, logging_enabled=wanted, diff={"before": before, "after": wanted})
 
 
 if __name__ == "__main__":
