@@ -24,8 +24,9 @@ from ansible_collections.mattermost_ha.aws.plugins.module_utils.mattermost_confi
     patch_for,
 )
 
-# Real config.json files written by Mattermost 9.5, ~10.6 and 10.11.8 (see the README there).
-REFERENCE = Path(__file__).resolve().parent / "fixtures" / "mattermost-config"
+# Real config.json files written by Mattermost 9.5, ~10.6 and 10.11.8 (see the README there),
+# stored once, beside the stand-in that ships them in its releases.
+REFERENCE = Path(__file__).resolve().parents[3] / "mattermost_standin" / "configs"
 PASSWORD = "p@ss:w/rd?#&=!' x"
 DSN = "postgres://mmuser:p%40ss%3Aw%2Frd%3F%23%26%3D%21%27%20x@db:5432/mattermost?sslmode=require"
 
