@@ -220,7 +220,6 @@ class Finder(AWSResource):
         tags = kms.list_resource_tags(KeyId=key["KeyId"], aws_retry=True)["Tags"]
         return f"alias/{name}", key["Arn"], tags_to_dict(tags)
 
-
     def read(self):
         """Whether each resource exists and whose it is (a read: never changes anything)."""
         deployment = self.params["deployment"]
