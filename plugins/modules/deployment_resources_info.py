@@ -6,7 +6,7 @@
 
 DOCUMENTATION = r"""
 ---
-module: deployment_resources
+module: deployment_resources_info
 version_added: 0.2.0
 short_description: Find resources by the names a deployment derives, and say whether the deployment owns them
 description:
@@ -67,7 +67,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Which of the database's resources does this deployment own?
-  mattermost_ha.aws.deployment_resources:
+  mattermost_ha.aws.deployment_resources_info:
     deployment: Mattermost
     resources:
       - {key: cluster, kind: rds_cluster, name: mattermost-db}
