@@ -30,10 +30,10 @@ description:
     beat an inventory source's group variables); C(host_vars) files, play variables, C(set_fact)
     and extra variables still win over them (docs/variables.md). O(compose) sees them and may
     replace them.
-  - The database endpoints are computed by the code the M(mattermost_ha.aws.aws_database) role
-    uses (the P(mattermost_ha.aws.aurora_endpoints#filter) filter).
-    The deployment's resources are found by their C(mattermost-ha:deployment) tag with a single
-    Resource Groups Tagging API call, then described by identifier.
+  - The deployment's resources are found by their C(mattermost-ha:deployment) tag with a single
+    Resource Groups Tagging API call, then described by identifier. The database endpoints are
+    computed by the code the C(mattermost_ha.aws.aws_database) role uses (the
+    P(mattermost_ha.aws.aurora_endpoints#filter) filter).
   - Sets per host C(mattermost_ha_instance_id), C(mattermost_ha_availability_zone),
     C(mattermost_ha_private_ip), C(mattermost_ha_private_dns_name), C(mattermost_ha_instance_type),
     C(mattermost_ha_instance_tags) and the connection variables chosen by O(connection).

@@ -118,7 +118,7 @@ def test_discovers_the_deployment(aws, demo, tmp_path):
         assert variables["mattermost_ha_private_ip"] == demo.private_ips[instance_id]
         assert variables["mattermost_ha_availability_zone"] == demo.zones[instance_id]
         assert variables["mattermost_ha_instance_tags"]["Name"] == host
-        # The deployment-wide variables, from the group mattermost_app.
+        # The deployment-wide variables, set on each host.
         assert variables["mattermost_ha_deployment"] == "Demo"
         assert variables["mattermost_ha_region"] == aws.region
         assert variables["mattermost_ha_db_writer_host"] == demo.writer_endpoint
