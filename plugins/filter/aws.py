@@ -4,8 +4,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """AWS facts the roles derive: the partition of a region, whether a failed task met
-AWS's eventual consistency (the documented answers of module_utils/eventual.py), and the
-digest of a password that AWS cannot be asked about."""
+AWS's eventual consistency (the documented answers of module_utils/eventual.py), the
+digest of a password that AWS cannot be asked about, and the values the inventory plugin
+derives too (module_utils/discovered.py: one formula for both)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import hmac
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.mattermost_ha.aws.plugins.module_utils import discovered
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.eventual import ANSWERS
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.eventual import is_not_yet_consistent
 
@@ -78,10 +80,31 @@ def password_digest(password, salt, compare_to=""):
     return digest
 
 
+def file_store_bucket_name(bucket, name, account_id, region):
+    """bucket when given, else the name derived from the deployment, account and region."""
+    if bucket:
+        return str(bucket)
+    if not name or not account_id or not region:
+        raise AnsibleFilterError(
+            "file_store_bucket_name: the deployment name, account id and region are needed to derive the bucket name"
+        )
+    return discovered.file_store_bucket_name(name, account_id, region)
+
+
+def aurora_endpoints(cluster, instances):
+    """writer_host, port and reader_hosts of an Aurora cluster (amazon.aws rds_cluster_info and
+    rds_instance_info entries), as the inventory plugin publishes them."""
+    if cluster is not None and not isinstance(cluster, dict):
+        raise AnsibleFilterError(f"aurora_endpoints: {cluster!r} is not a cluster (a dict)")
+    return discovered.database_endpoints(cluster, list(instances or []))
+
+
 class FilterModule(object):
     def filters(self):
         return {
+            "aurora_endpoints": aurora_endpoints,
             "aws_partition": aws_partition,
+            "file_store_bucket_name": file_store_bucket_name,
             "not_yet_consistent": not_yet_consistent,
             "password_digest": password_digest,
         }

@@ -19,12 +19,21 @@ description:
     C(mattermost-ha:deployment=<deployment>)) and puts them in the group C(mattermost_app) and
     in one group per availability zone, C(mattermost_app_<zone>) (dashes become underscores),
     a child of C(mattermost_app).
-  - Discovers from AWS what the node roles need and sets it as variables of the group
+  - Discovers from AWS what the node roles need and sets it as variables of every host of
     C(mattermost_app) - the Aurora cluster writer endpoint and the endpoints of its reader
-    instances, the database port, the site URL and DNS name of the Application Load Balancer,
-    the S3 file-store bucket and its region, and the region.
-    The deployment's resources are found by their C(mattermost-ha:deployment) tag with a single
-    Resource Groups Tagging API call, then described by identifier.
+    instances (C(mattermost_ha_db_writer_host), C(mattermost_ha_db_reader_hosts)), the database
+    port (C(mattermost_ha_db_port)), the site URL and DNS name of the Application Load Balancer
+    (C(mattermost_ha_site_url), C(mattermost_ha_alb_dns_name)), the S3 file-store bucket and its
+    region (C(mattermost_ha_file_store_bucket), C(mattermost_ha_file_store_region)), the region
+    (C(mattermost_ha_region)) and the deployment (C(mattermost_ha_deployment)).
+  - They are host variables so that they win over the same names in C(group_vars) files (which
+    beat an inventory source's group variables); C(host_vars) files, play variables, C(set_fact)
+    and extra variables still win over them (docs/variables.md). O(compose) sees them and may
+    replace them.
+  - The deployment's resources are found by their C(mattermost-ha:deployment) tag with a single
+    Resource Groups Tagging API call, then described by identifier. The database endpoints are
+    computed by the code the C(mattermost_ha.aws.aws_database) role uses (the
+    P(mattermost_ha.aws.aurora_endpoints#filter) filter).
   - Sets per host C(mattermost_ha_instance_id), C(mattermost_ha_availability_zone),
     C(mattermost_ha_private_ip), C(mattermost_ha_private_dns_name), C(mattermost_ha_instance_type),
     C(mattermost_ha_instance_tags) and the connection variables chosen by O(connection).
@@ -199,6 +208,7 @@ try:  # noqa: SIM105 - the amazon.aws convention; a missing SDK is reported by r
 except ImportError:
     pass
 
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -206,6 +216,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import Retrying
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.plugin_utils.botocore import get_aws_connection_info
 from ansible_collections.amazon.aws.plugins.plugin_utils.inventory import AWSInventoryBase
+
+from ansible_collections.mattermost_ha.aws.plugins.module_utils import discovered
 
 DEPLOYMENT_TAG = "mattermost-ha:deployment"
 ROLE_TAG = "mattermost-ha:role"
@@ -318,17 +330,15 @@ def classify_resources(mappings):
 
 
 def database_endpoints(cluster, instances):
-    """Writer host (the cluster endpoint, which follows failover), port and reader instance endpoints."""
-    writers = {m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", []) if m.get("IsClusterWriter")}
-    readers = sorted(
-        i["Endpoint"]["Address"]
-        for i in instances
-        if i["DBInstanceIdentifier"] not in writers and (i.get("Endpoint") or {}).get("Address")
+    """The database variables of the nodes from DescribeDBClusters and DescribeDBInstances entries,
+    computed by the code the aws_database role uses too (the aurora_endpoints filter)."""
+    endpoints = discovered.database_endpoints(
+        camel_dict_to_snake_dict(cluster), [camel_dict_to_snake_dict(i) for i in instances]
     )
     return {
-        "mattermost_ha_db_writer_host": cluster["Endpoint"],
-        "mattermost_ha_db_port": cluster.get("Port", 5432),
-        "mattermost_ha_db_reader_hosts": readers,
+        "mattermost_ha_db_writer_host": endpoints["writer_host"],
+        "mattermost_ha_db_port": endpoints["port"],
+        "mattermost_ha_db_reader_hosts": endpoints["reader_hosts"],
     }
 
 
@@ -379,7 +389,7 @@ def connection_vars(record, connection, remote_user="", endpoint_id=None, cli="a
 
 
 def host_vars(record):
-    """Per-host variables (deployment-wide ones are group variables of mattermost_app)."""
+    """Per-host variables (the deployment-wide ones are added to them by _populate)."""
     return {
         "mattermost_ha_instance_id": record["instance_id"],
         "mattermost_ha_availability_zone": record["availability_zone"],
@@ -662,8 +672,6 @@ class InventoryModule(AWSInventoryBase):
     def _populate(self, results):
         strict = self.get_option("strict")
         self.inventory.add_group(APP_GROUP)
-        for key, value in results["deployment"].items():
-            self.inventory.set_variable(APP_GROUP, key, value)
 
         names = assign_hostnames(results["instances"], self.get_option("hostnames"))
         for record in results["instances"]:
@@ -673,7 +681,10 @@ class InventoryModule(AWSInventoryBase):
             self.inventory.add_child(APP_GROUP, zone_group)
             self.inventory.add_host(name, group=zone_group)
 
-            variables = host_vars(record)
+            # The deployment's variables are set on every host, not on the group: variables an
+            # inventory source sets on a group lose to group_vars files, on a host they win.
+            variables = dict(results["deployment"])
+            variables.update(host_vars(record))
             variables.update(
                 connection_vars(
                     record,
@@ -689,10 +700,9 @@ class InventoryModule(AWSInventoryBase):
                 self.inventory.set_variable(name, key, value)
 
             # Constructed features see the deployment's variables and the host's.
-            context = dict(results["deployment"], **variables)
-            self._set_composite_vars(self.get_option("compose"), context, name, strict=strict)
-            self._add_host_to_composed_groups(self.get_option("groups"), context, name, strict=strict)
-            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), context, name, strict=strict)
+            self._set_composite_vars(self.get_option("compose"), variables, name, strict=strict)
+            self._add_host_to_composed_groups(self.get_option("groups"), variables, name, strict=strict)
+            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, name, strict=strict)
 
     def parse(self, inventory, loader, path, cache=True):
         # One plugin instance may parse several sources: no connection settings carried over.

@@ -118,7 +118,7 @@ def test_discovers_the_deployment(aws, demo, tmp_path):
         assert variables["mattermost_ha_private_ip"] == demo.private_ips[instance_id]
         assert variables["mattermost_ha_availability_zone"] == demo.zones[instance_id]
         assert variables["mattermost_ha_instance_tags"]["Name"] == host
-        # The deployment-wide variables, from the group mattermost_app.
+        # The deployment-wide variables, set on each host.
         assert variables["mattermost_ha_deployment"] == "Demo"
         assert variables["mattermost_ha_region"] == aws.region
         assert variables["mattermost_ha_db_writer_host"] == demo.writer_endpoint
@@ -313,6 +313,28 @@ def test_example_inventory_for_aws_accounts(aws, tmp_path):
     assert variables["mattermost_ha_db_writer_host"].startswith("mattermost-db.cluster-")
     assert not any(key.startswith("vault_") for key in variables)  # vault.yml.example is not loaded
     assert list((tmp_path / "cache").iterdir())
+
+
+def test_discovered_values_beat_group_vars_all_and_lose_to_host_vars(aws, tmp_path):
+    """A stale value in group_vars/all does not hide what the plugin found; a host_vars file overrides it."""
+    create_deployment(lambda service: aws.client(service, region="us-east-1"), "Mattermost")
+    inventory_dir = tmp_path / "aws"
+    shutil.copytree(REPO / "inventories" / "aws", inventory_dir)
+    plugin_file = inventory_dir / "mattermost.aws_mattermost.yml"
+    config = yaml.safe_load(plugin_file.read_text())
+    plugin_file.write_text(plugin_file.read_text().replace(config["cache_connection"], str(tmp_path / "cache")))
+    (inventory_dir / "group_vars" / "all" / "stale.yml").write_text(
+        "mattermost_ha_db_writer_host: stale-writer.example\nmattermost_ha_file_store_bucket: stale-bucket\n"
+    )
+    (inventory_dir / "host_vars").mkdir()
+    (inventory_dir / "host_vars" / "Mattermost-App-02.yml").write_text("mattermost_ha_db_writer_host: pinned.example\n")
+
+    _rc, inventory, _err = run_inventory(tmp_path, aws.env, None, source=inventory_dir)
+    first, second = hostvars(inventory, "Mattermost-App-01"), hostvars(inventory, "Mattermost-App-02")
+    assert first["mattermost_ha_db_writer_host"].startswith("mattermost-db.cluster-")
+    assert first["mattermost_ha_file_store_bucket"] not in ("stale-bucket", "")
+    assert second["mattermost_ha_file_store_bucket"] == first["mattermost_ha_file_store_bucket"]
+    assert second["mattermost_ha_db_writer_host"] == "pinned.example"
 
 
 def flat(text):

@@ -1,4 +1,5 @@
-"""aws_partition and not_yet_consistent: what the roles derive from a region and a failed task."""
+"""aws_partition, not_yet_consistent, file_store_bucket_name and aurora_endpoints: what the roles
+derive from a region, a failed task, the deployment and an Aurora cluster."""
 
 import sys
 from pathlib import Path
@@ -7,11 +8,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "collections"))
 
+from ansible.errors import AnsibleFilterError  # noqa: E402
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict  # noqa: E402
 from ansible_collections.mattermost_ha.aws.plugins.filter.aws import (  # noqa: E402
+    aurora_endpoints,
     aws_partition,
+    file_store_bucket_name,
     not_yet_consistent,
     password_digest,
 )
+from ansible_collections.mattermost_ha.aws.plugins.inventory import aws_mattermost  # noqa: E402
 
 
 @pytest.mark.parametrize(("region", "partition"), [
@@ -59,3 +65,62 @@ def test_password_digest_is_salted_slow_and_stable():
     older = password_digest("Passw0rd!", "s", "pbkdf2-sha256$1000$s$00")
     assert older.split("$")[1] == "1000"
     assert password_digest("Passw0rd!", "s", older) == older
+
+
+def test_a_given_file_store_bucket_is_used_as_given():
+    assert file_store_bucket_name("my-files", "Chat", "123456789012", "eu-west-1") == "my-files"
+
+
+def test_an_empty_file_store_bucket_is_derived_from_name_account_and_region():
+    derived = file_store_bucket_name("", "Chat", "123456789012", "eu-west-1")
+    assert derived == "mattermost-ha-chat-123456789012-eu-west-1"
+
+
+def test_a_derived_bucket_name_too_long_for_s3_is_hashed_and_differs_by_region():
+    names = [file_store_bucket_name("", "A" * 24, "123456789012", region)
+             for region in ("ap-southeast-1", "ap-southeast-2")]
+    assert all(len(name) <= 63 and name.startswith("mattermost-ha-" + "a" * 24 + "-") for name in names)
+    assert names[0] != names[1]
+
+
+def test_a_bucket_name_cannot_be_derived_without_the_account():
+    with pytest.raises(AnsibleFilterError, match="account id"):
+        file_store_bucket_name("", "Chat", "", "eu-west-1")
+
+
+# DescribeDBClusters / DescribeDBInstances answers as boto3 gives them (the inventory plugin);
+# amazon.aws rds_cluster_info / rds_instance_info return them snake_cased (the aws_database role).
+CLUSTER = {
+    "Endpoint": "chat-db.cluster-abc.eu-west-1.rds.amazonaws.com",
+    "Port": 5432,
+    "DBClusterMembers": [
+        {"DBInstanceIdentifier": "chat-db-2", "IsClusterWriter": True},
+        {"DBInstanceIdentifier": "chat-db-3", "IsClusterWriter": False},
+        {"DBInstanceIdentifier": "chat-db-1", "IsClusterWriter": False},
+    ],
+}
+INSTANCES = [
+    {"DBInstanceIdentifier": "chat-db-3", "Endpoint": {"Address": "chat-db-3.abc.rds.amazonaws.com", "Port": 5432}},
+    {"DBInstanceIdentifier": "chat-db-2", "Endpoint": {"Address": "chat-db-2.abc.rds.amazonaws.com", "Port": 5432}},
+    {"DBInstanceIdentifier": "chat-db-1", "Endpoint": {"Address": "chat-db-1.abc.rds.amazonaws.com", "Port": 5432}},
+]
+
+
+def test_the_role_and_the_inventory_plugin_compute_the_same_database_endpoints():
+    role = aurora_endpoints(camel_dict_to_snake_dict(CLUSTER), [camel_dict_to_snake_dict(i) for i in INSTANCES])
+    inventory = aws_mattermost.database_endpoints(CLUSTER, INSTANCES)
+    assert role == {
+        "writer_host": "chat-db.cluster-abc.eu-west-1.rds.amazonaws.com",
+        "port": 5432,
+        "reader_hosts": ["chat-db-1.abc.rds.amazonaws.com", "chat-db-3.abc.rds.amazonaws.com"],
+    }
+    assert inventory == {
+        "mattermost_ha_db_writer_host": role["writer_host"],
+        "mattermost_ha_db_port": role["port"],
+        "mattermost_ha_db_reader_hosts": role["reader_hosts"],
+    }
+
+
+def test_no_cluster_yet_gives_no_endpoints():
+    # Check mode on an empty account: rds_cluster_info finds nothing.
+    assert aurora_endpoints({}, []) == {"writer_host": "", "port": 5432, "reader_hosts": []}

@@ -200,3 +200,29 @@ def test_verify_file_wants_the_aws_mattermost_suffix(tmp_path, name, accepted):
     path = tmp_path / name
     path.write_text("plugin: mattermost_ha.aws.aws_mattermost\ndeployment: Demo\n")
     assert plugin.InventoryModule().verify_file(str(path)) is accepted
+
+
+def populated(deployment, records):
+    """An InventoryData filled by the plugin's _populate, with the default options."""
+    from ansible.inventory.data import InventoryData
+
+    module = plugin.InventoryModule()
+    module.inventory = InventoryData()
+    options = {"strict": False, "hostnames": ["tag:Name", "instance-id"], "connection": "ssh", "remote_user": "",
+               "compose": {}, "groups": {}, "keyed_groups": [], "instance_connect_endpoint_id": None,
+               "instance_connect_cli": "aws", "profile": None, "ssm_bucket_name": None}
+    module.get_option = options.get
+    module._populate({"instances": records, "deployment": deployment})
+    return module.inventory
+
+
+def test_deployment_variables_are_host_variables_so_group_vars_files_do_not_hide_them():
+    deployment = {"mattermost_ha_db_writer_host": "db.cluster-abc.rds.amazonaws.com",
+                  "mattermost_ha_region": "us-east-1"}
+    second = record("i-0000000000000000b", "Demo-App-02", "us-east-1b", "10.0.2.10")
+    inventory = populated(deployment, [record(), second])
+    for name in ("Demo-App-01", "Demo-App-02"):
+        host_vars = inventory.get_host(name).get_vars()
+        assert host_vars["mattermost_ha_db_writer_host"] == "db.cluster-abc.rds.amazonaws.com"
+        assert host_vars["mattermost_ha_region"] == "us-east-1"
+    assert "mattermost_ha_db_writer_host" not in inventory.groups["mattermost_app"].get_vars()
