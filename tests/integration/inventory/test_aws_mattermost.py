@@ -295,8 +295,8 @@ def test_config_file_name_must_end_in_aws_mattermost_yml(aws, client, tmp_path):
     assert "could not be verified by inventory plugin 'mattermost_ha.aws.aws_mattermost'" in stderr
 
 
-def test_example_inventory_for_aws_accounts(aws, tmp_path):
-    """inventories/aws as shipped (deployment Mattermost in us-east-1), its cache moved to tmp_path."""
+def _example_inventory(aws, tmp_path):
+    """Deployment Mattermost in us-east-1 and a copy of inventories/aws as shipped, its cache moved to tmp_path."""
     create_deployment(lambda service: aws.client(service, region="us-east-1"), "Mattermost")
     inventory_dir = tmp_path / "aws"
     shutil.copytree(REPO / "inventories" / "aws", inventory_dir)
@@ -304,6 +304,12 @@ def test_example_inventory_for_aws_accounts(aws, tmp_path):
     config = yaml.safe_load(plugin_file.read_text())
     assert config["deployment"] == "Mattermost"
     plugin_file.write_text(plugin_file.read_text().replace(config["cache_connection"], str(tmp_path / "cache")))
+    return inventory_dir
+
+
+def test_example_inventory_for_aws_accounts(aws, tmp_path):
+    """inventories/aws as shipped (deployment Mattermost in us-east-1), its cache moved to tmp_path."""
+    inventory_dir = _example_inventory(aws, tmp_path)
 
     _rc, inventory, _err = run_inventory(tmp_path, aws.env, None, source=inventory_dir)
     assert hosts_of(inventory, "mattermost_app") == ["Mattermost-App-01", "Mattermost-App-02"]
@@ -317,12 +323,7 @@ def test_example_inventory_for_aws_accounts(aws, tmp_path):
 
 def test_discovered_values_beat_group_vars_all_and_lose_to_host_vars(aws, tmp_path):
     """A stale value in group_vars/all does not hide what the plugin found; a host_vars file overrides it."""
-    create_deployment(lambda service: aws.client(service, region="us-east-1"), "Mattermost")
-    inventory_dir = tmp_path / "aws"
-    shutil.copytree(REPO / "inventories" / "aws", inventory_dir)
-    plugin_file = inventory_dir / "mattermost.aws_mattermost.yml"
-    config = yaml.safe_load(plugin_file.read_text())
-    plugin_file.write_text(plugin_file.read_text().replace(config["cache_connection"], str(tmp_path / "cache")))
+    inventory_dir = _example_inventory(aws, tmp_path)
     (inventory_dir / "group_vars" / "all" / "stale.yml").write_text(
         "mattermost_ha_db_writer_host: stale-writer.example\nmattermost_ha_file_store_bucket: stale-bucket\n"
     )
