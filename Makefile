@@ -71,8 +71,8 @@ pytest: setup
 	pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 molecule: setup images
-	@for s in molecule/*/; do \
-	  s=$$(basename $$s); echo "=== molecule test -s $$s"; \
+	@for s in molecule/*/molecule.yml; do \
+	  s=$$(basename $$(dirname $$s)); echo "=== molecule test -s $$s"; \
 	  molecule test -s $$s || exit 1; \
 	done
 
