@@ -21,15 +21,19 @@ description:
     a child of C(mattermost_app).
   - Discovers from AWS what the node roles need and sets it as variables of every host of
     C(mattermost_app) - the Aurora cluster writer endpoint and the endpoints of its reader
-    instances (C(mattermost_ha_db_writer_host), C(mattermost_ha_db_reader_hosts)), the database
-    port (C(mattermost_ha_db_port)), the site URL and DNS name of the Application Load Balancer
+    instances (C(mattermost_ha_db_writer_host), C(mattermost_ha_db_reader_hosts)), the cluster's
+    port (C(mattermost_ha_db_endpoint_port)), the site URL and DNS name of the Application Load Balancer
     (C(mattermost_ha_site_url), C(mattermost_ha_alb_dns_name)), the S3 file-store bucket and its
-    region (C(mattermost_ha_file_store_bucket), C(mattermost_ha_file_store_region)), the region
-    (C(mattermost_ha_region)) and the deployment (C(mattermost_ha_deployment)).
-  - They are host variables so that they win over the same names in C(group_vars) files (which
-    beat an inventory source's group variables); C(host_vars) files, play variables, C(set_fact)
-    and extra variables still win over them (docs/variables.md). O(compose) sees them and may
-    replace them.
+    region (C(mattermost_ha_file_store_bucket_name), C(mattermost_ha_file_store_region)), the region
+    the deployment was found in (C(mattermost_ha_deployment_region)) and the deployment
+    (C(mattermost_ha_deployment)).
+  - Each is a discovered value under a name of its own, never the name of an input, so the inputs
+    provisioning reads (C(mattermost_ha_db_port), C(mattermost_ha_file_store_bucket),
+    C(mattermost_ha_region)) keep the values given on every host. The node roles read the discovered
+    names, whose defaults (roles/common, mattermost_server) fall back to those inputs.
+  - They are host variables, so they win over the same names in C(group_vars) files (which beat an
+    inventory source's group variables); C(host_vars) files, play variables, C(set_fact) and extra
+    variables still win over them (docs/variables.md). O(compose) sees them and may replace them.
   - The deployment's resources are found by their C(mattermost-ha:deployment) tag with a single
     Resource Groups Tagging API call, then described by identifier. The database endpoints are
     computed by the code the C(mattermost_ha.aws.aws_database) role uses (the
@@ -337,7 +341,7 @@ def database_endpoints(cluster, instances):
     )
     return {
         "mattermost_ha_db_writer_host": endpoints["writer_host"],
-        "mattermost_ha_db_port": endpoints["port"],
+        "mattermost_ha_db_endpoint_port": endpoints["port"],
         "mattermost_ha_db_reader_hosts": endpoints["reader_hosts"],
     }
 
@@ -553,7 +557,7 @@ class InventoryModule(AWSInventoryBase):
 
     def _discover_deployment(self, deployment, region, vpc_id):
         """Deployment-wide variables, from the resources tagged with the deployment in its VPC."""
-        found = {"mattermost_ha_deployment": deployment, "mattermost_ha_region": region}
+        found = {"mattermost_ha_deployment": deployment, "mattermost_ha_deployment_region": region}
         tagging = self.client("resourcegroupstaggingapi", region=region)
         try:
             mappings = _get_resources(tagging, [{"Key": DEPLOYMENT_TAG, "Values": [deployment]}], RESOURCE_TYPES)
@@ -630,7 +634,7 @@ class InventoryModule(AWSInventoryBase):
         configured = self.get_option("file_store_bucket")
         if configured:
             return {
-                "mattermost_ha_file_store_bucket": configured,
+                "mattermost_ha_file_store_bucket_name": configured,
                 "mattermost_ha_file_store_region": self.get_option("file_store_region") or region,
             }
         if not buckets:
@@ -641,7 +645,7 @@ class InventoryModule(AWSInventoryBase):
             return {}
         if len(buckets) == 1:
             # GetResources in a region lists the buckets located in that region.
-            return {"mattermost_ha_file_store_bucket": buckets[0][0], "mattermost_ha_file_store_region": region}
+            return {"mattermost_ha_file_store_bucket_name": buckets[0][0], "mattermost_ha_file_store_region": region}
         # Several candidates (emulators list the buckets of every region): ask S3 where each is.
         s3 = self.client("s3", region=region)
         try:
@@ -651,7 +655,7 @@ class InventoryModule(AWSInventoryBase):
         located.sort(key=lambda item: item[1] != region)
         if sum(1 for _name, where in located if where == region) > 1:
             self.warn(f"aws_mattermost: several file-store buckets for {deployment}; using {located[0][0]}")
-        return {"mattermost_ha_file_store_bucket": located[0][0], "mattermost_ha_file_store_region": located[0][1]}
+        return {"mattermost_ha_file_store_bucket_name": located[0][0], "mattermost_ha_file_store_region": located[0][1]}
 
     def _query(self, deployment):
         records = self._find_instances(deployment)

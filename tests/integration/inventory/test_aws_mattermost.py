@@ -120,16 +120,18 @@ def test_discovers_the_deployment(aws, demo, tmp_path):
         assert variables["mattermost_ha_instance_tags"]["Name"] == host
         # The deployment-wide variables, set on each host.
         assert variables["mattermost_ha_deployment"] == "Demo"
-        assert variables["mattermost_ha_region"] == aws.region
+        assert variables["mattermost_ha_deployment_region"] == aws.region
         assert variables["mattermost_ha_db_writer_host"] == demo.writer_endpoint
         assert ".cluster-" in demo.writer_endpoint
         assert variables["mattermost_ha_db_reader_hosts"] == demo.reader_endpoints
         assert len(demo.reader_endpoints) == 1
-        assert variables["mattermost_ha_db_port"] == 5432
+        assert variables["mattermost_ha_db_endpoint_port"] == 5432
         assert variables["mattermost_ha_site_url"] == "https://chat.example.test"
         assert variables["mattermost_ha_alb_dns_name"] == demo.alb_dns_name
-        assert variables["mattermost_ha_file_store_bucket"] == demo.bucket
+        assert variables["mattermost_ha_file_store_bucket_name"] == demo.bucket
         assert variables["mattermost_ha_file_store_region"] == aws.region
+        # Discovered values have names of their own: no input's name is set.
+        assert not {"mattermost_ha_region", "mattermost_ha_db_port", "mattermost_ha_file_store_bucket"} & set(variables)
         # Default connection: through the EC2 Instance Connect Endpoint.
         assert variables["ansible_host"] == instance_id
         assert variables["ansible_user"] == "ec2-user"
@@ -247,7 +249,7 @@ def test_missing_resources_and_configured_bucket(aws, client, tmp_path):
     }
     _rc, inventory, stderr = run_inventory(tmp_path, aws.env, config)
     variables = hostvars(inventory, "Demo-App-01")
-    assert variables["mattermost_ha_file_store_bucket"] == "my-files"
+    assert variables["mattermost_ha_file_store_bucket_name"] == "my-files"
     assert variables["mattermost_ha_file_store_region"] == "eu-west-1"
     assert "mattermost_ha_site_url" not in variables
     assert "mattermost_ha_alb_dns_name" not in variables
@@ -265,7 +267,7 @@ def test_file_store_bucket_of_the_deployment_region_wins(aws, client, tmp_path):
     )
     _rc, inventory, stderr = run_inventory(tmp_path, aws.env, {"deployment": "Demo"})
     variables = hostvars(inventory, "Demo-App-01")
-    assert variables["mattermost_ha_file_store_bucket"] == demo.bucket
+    assert variables["mattermost_ha_file_store_bucket_name"] == demo.bucket
     assert variables["mattermost_ha_file_store_region"] == aws.region
     assert "several file-store buckets" not in stderr
 
@@ -315,17 +317,20 @@ def test_example_inventory_for_aws_accounts(aws, tmp_path):
     assert hosts_of(inventory, "mattermost_app") == ["Mattermost-App-01", "Mattermost-App-02"]
     variables = hostvars(inventory, "Mattermost-App-01")
     assert variables["mattermost_ha_name"] == "Mattermost"  # group_vars/all/main.yml
-    assert variables["mattermost_ha_region"] == "us-east-1"
+    assert variables["mattermost_ha_region"] == "us-east-1"  # the input, from group_vars/all
+    assert variables["mattermost_ha_deployment_region"] == "us-east-1"  # where the plugin found it
     assert variables["mattermost_ha_db_writer_host"].startswith("mattermost-db.cluster-")
     assert not any(key.startswith("vault_") for key in variables)  # vault.yml.example is not loaded
     assert list((tmp_path / "cache").iterdir())
 
 
 def test_discovered_values_beat_group_vars_all_and_lose_to_host_vars(aws, tmp_path):
-    """A stale value in group_vars/all does not hide what the plugin found; a host_vars file overrides it."""
+    """A stale value in group_vars/all does not hide what the plugin found; a host_vars file overrides it.
+    The inputs there keep their values: the plugin never sets an input's name."""
     inventory_dir = _example_inventory(aws, tmp_path)
     (inventory_dir / "group_vars" / "all" / "stale.yml").write_text(
-        "mattermost_ha_db_writer_host: stale-writer.example\nmattermost_ha_file_store_bucket: stale-bucket\n"
+        "mattermost_ha_db_writer_host: stale-writer.example\nmattermost_ha_file_store_bucket_name: stale-bucket\n"
+        "mattermost_ha_file_store_bucket: my-input-bucket\nmattermost_ha_db_port: 5499\n"
     )
     (inventory_dir / "host_vars").mkdir()
     (inventory_dir / "host_vars" / "Mattermost-App-02.yml").write_text("mattermost_ha_db_writer_host: pinned.example\n")
@@ -333,8 +338,10 @@ def test_discovered_values_beat_group_vars_all_and_lose_to_host_vars(aws, tmp_pa
     _rc, inventory, _err = run_inventory(tmp_path, aws.env, None, source=inventory_dir)
     first, second = hostvars(inventory, "Mattermost-App-01"), hostvars(inventory, "Mattermost-App-02")
     assert first["mattermost_ha_db_writer_host"].startswith("mattermost-db.cluster-")
-    assert first["mattermost_ha_file_store_bucket"] not in ("stale-bucket", "")
-    assert second["mattermost_ha_file_store_bucket"] == first["mattermost_ha_file_store_bucket"]
+    assert first["mattermost_ha_file_store_bucket_name"] not in ("stale-bucket", "my-input-bucket", "")
+    assert second["mattermost_ha_file_store_bucket_name"] == first["mattermost_ha_file_store_bucket_name"]
+    assert first["mattermost_ha_db_endpoint_port"] == 5432
+    assert (first["mattermost_ha_file_store_bucket"], first["mattermost_ha_db_port"]) == ("my-input-bucket", 5499)
     assert second["mattermost_ha_db_writer_host"] == "pinned.example"
 
 

@@ -116,7 +116,7 @@ def test_the_role_and_the_inventory_plugin_compute_the_same_database_endpoints()
     }
     assert inventory == {
         "mattermost_ha_db_writer_host": role["writer_host"],
-        "mattermost_ha_db_port": role["port"],
+        "mattermost_ha_db_endpoint_port": role["port"],
         "mattermost_ha_db_reader_hosts": role["reader_hosts"],
     }
 

@@ -123,8 +123,17 @@ def test_database_endpoints_writer_is_the_cluster_endpoint():
     ]
     assert plugin.database_endpoints(cluster, instances) == {
         "mattermost_ha_db_writer_host": "demo-db.cluster-abc.us-east-1.rds.amazonaws.com",
-        "mattermost_ha_db_port": 5432,
+        "mattermost_ha_db_endpoint_port": 5432,
         "mattermost_ha_db_reader_hosts": ["demo-db-1.abc.rds.amazonaws.com"],
+    }
+
+
+def test_a_configured_bucket_is_published_under_the_discovered_name_not_the_input():
+    module = plugin.InventoryModule()
+    module.get_option = {"file_store_bucket": "my-files", "file_store_region": None}.get
+    assert module._discover_bucket([], "Demo", "us-east-1") == {
+        "mattermost_ha_file_store_bucket_name": "my-files",
+        "mattermost_ha_file_store_region": "us-east-1",
     }
 
 
@@ -218,11 +227,11 @@ def populated(deployment, records):
 
 def test_deployment_variables_are_host_variables_so_group_vars_files_do_not_hide_them():
     deployment = {"mattermost_ha_db_writer_host": "db.cluster-abc.rds.amazonaws.com",
-                  "mattermost_ha_region": "us-east-1"}
+                  "mattermost_ha_deployment_region": "us-east-1"}
     second = record("i-0000000000000000b", "Demo-App-02", "us-east-1b", "10.0.2.10")
     inventory = populated(deployment, [record(), second])
     for name in ("Demo-App-01", "Demo-App-02"):
         host_vars = inventory.get_host(name).get_vars()
         assert host_vars["mattermost_ha_db_writer_host"] == "db.cluster-abc.rds.amazonaws.com"
-        assert host_vars["mattermost_ha_region"] == "us-east-1"
+        assert host_vars["mattermost_ha_deployment_region"] == "us-east-1"
     assert "mattermost_ha_db_writer_host" not in inventory.groups["mattermost_app"].get_vars()
