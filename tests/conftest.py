@@ -70,7 +70,7 @@ def mattermost_release_url(mattermost_release):
 CONTAINER_TEST_DIRS = ("tests/integration/lab/", "tests/integration/standin/")
 # The longest scopes start first, so that no worker is left with one of them at the end.
 LONGEST_SCOPES = ("containers", "tests/integration/aws/test_provision.py",
-                  "tests/integration/aws/test_frontend.py", "tests/integration/aws/test_real_aws_roles.py")
+                  "tests/integration/aws/test_real_aws_roles.py")
 
 
 def pytest_xdist_make_scheduler(config, log):

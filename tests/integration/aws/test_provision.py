@@ -1,8 +1,10 @@
 """playbooks/provision.yml and teardown.yml against the moto server, asserted with boto3.
 
-One provision run serves every shape test of this module (it costs about a minute and a
-half); then a second run must change nothing, and the teardown must leave nothing behind.
-The tests run in file order and share the deployment, so keep the last two last.
+One provision run serves every shape test of this module, network and front end (certificate
+validated in a Route 53 zone, load balancer, Aurora, app instances); it costs about two
+minutes. Then a second run and a --check run must change nothing, the app instances are
+scaled down and up again, and the teardown must leave nothing behind. The tests run in file
+order and share the deployment, so keep that order.
 
 The EC2 Instance Connect Endpoint is off here: moto does not implement its API (500
 NotImplemented). The module is covered by tests/unit/plugins/modules/test_ec2_instance_connect_endpoint.py.
@@ -22,6 +24,8 @@ REGION = "us-west-1"
 TAG = "mattermost-ha:deployment"
 PUBLIC = ["10.0.0.0/24", "10.0.1.0/24"]
 PRIVATE = ["10.0.2.0/24", "10.0.3.0/24"]
+ZONE = "example.com"
+SITE = EMULATOR_FRONTEND_VARS["mattermost_ha_site_domain"]
 VARS = {
     "mattermost_ha_region": REGION,
     "mattermost_ha_name": NAME,
@@ -29,8 +33,17 @@ VARS = {
     "mattermost_ha_tags": {"Environment": "test"},
     "mattermost_ha_instance_connect_endpoint": False,
     **EMULATOR_FRONTEND_VARS,
-    "mattermost_ha_certificate_records_file": "/tmp/mattermost-ha-test-provision-records.csv",
+    "mattermost_ha_route53_zone": ZONE,
 }
+# What teardown.yml needs to find everything (the site domain and zone: certificate and alias).
+TEARDOWN_VARS = {
+    "mattermost_ha_region": REGION,
+    "mattermost_ha_name": NAME,
+    "mattermost_ha_site_domain": SITE,
+    "mattermost_ha_route53_zone": ZONE,
+}
+# Writes the facts the provisioning roles published (run after provision.yml, in one call).
+PUBLISHED_FACTS = "tests/integration/aws/playbooks/published_facts.yml"
 
 
 class Account:
@@ -54,16 +67,24 @@ def by_deployment(name=NAME):
     return [{"Name": f"tag:{TAG}", "Values": [name]}]
 
 
+def provision(deployment, *args, **extra):
+    return run_playbook("playbooks/provision.yml", *args, "-e", json.dumps({**VARS, **extra}), env=deployment.env)
+
+
 @pytest.fixture(scope="module")
-def deployment(moto_server):
+def deployment(moto_server, tmp_path_factory):
     moto_server.reset()
     account = Account(moto_server)
-    run = run_playbook("playbooks/provision.yml", "-e", json.dumps(VARS), env=account.env)
-    account.first_run = run
+    zone = account.client("route53").create_hosted_zone(Name=ZONE, CallerReference="test-provision")["HostedZone"]
+    account.zone_id = zone["Id"].split("/")[-1]
+    facts_file = tmp_path_factory.mktemp("provision") / "published.json"
+    account.first_run = provision(account, PUBLISHED_FACTS, published_facts_file=str(facts_file))
+    account.published = json.loads(facts_file.read_text())
     ec2 = account.client("ec2")
     account.vpc = ec2.describe_vpcs(Filters=by_deployment())["Vpcs"][0]
     account.account_id = account.client("sts").get_caller_identity()["Account"]
     account.bucket = f"mattermost-ha-mattermost-{account.account_id}-{REGION}"
+    account.log_bucket = f"mattermost-alb-logs-{account.account_id}-{REGION}"
     yield account
     moto_server.reset()
 
@@ -270,7 +291,7 @@ def test_file_store_expires_old_versions_and_abandoned_uploads(deployment):
 
 def test_file_store_access_logs_go_to_the_log_bucket_under_their_own_prefix(deployment):
     s3 = deployment.client("s3")
-    log_bucket = f"mattermost-alb-logs-{deployment.account_id}-{REGION}"
+    log_bucket = deployment.log_bucket
     prefix = f"S3AccessLogs/{deployment.bucket}/"
     logging = s3.get_bucket_logging(Bucket=deployment.bucket)["LoggingEnabled"]
     assert logging["TargetBucket"] == log_bucket
@@ -286,6 +307,7 @@ def test_file_store_access_logs_go_to_the_log_bucket_under_their_own_prefix(depl
         "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{deployment.bucket}"},
     }
     assert s3.get_bucket_versioning(Bucket=log_bucket)["Status"] == "Enabled"
+
 
 def test_instance_role_and_profile(deployment):
     iam = deployment.client("iam")
@@ -309,20 +331,251 @@ def test_instance_role_and_profile(deployment):
     assert tags(role)[TAG] == NAME
 
 
+def security_group_id(deployment, name):
+    found = deployment.client("ec2").describe_security_groups(Filters=[
+        {"Name": "vpc-id", "Values": [deployment.vpc["VpcId"]]},
+        {"Name": "group-name", "Values": [f"{NAME}-{name}-SG"]},
+    ])["SecurityGroups"]
+    (group,) = found
+    return group["GroupId"]
+
+
+def subnet_ids(deployment, tier):
+    return [s["SubnetId"] for s in subnets(deployment, tier)]
+
+
+def alb(deployment):
+    return deployment.client("elbv2").describe_load_balancers(Names=["Mattermost-ALB"])["LoadBalancers"][0]
+
+
+def target_group(deployment):
+    return deployment.client("elbv2").describe_target_groups(Names=["Mattermost-Targets"])["TargetGroups"][0]
+
+
+def app_instances(deployment):
+    reservations = deployment.client("ec2").describe_instances(
+        Filters=by_deployment() + [
+            {"Name": "tag:mattermost-ha:role", "Values": ["app"]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]},
+        ]
+    )["Reservations"]
+    return sorted((i for r in reservations for i in r["Instances"]), key=lambda i: tags(i)["Name"])
+
+
+def registered(deployment):
+    arn = target_group(deployment)["TargetGroupArn"]
+    health = deployment.client("elbv2").describe_target_health(TargetGroupArn=arn)
+    return sorted((d["Target"]["Id"], d["Target"]["Port"]) for d in health["TargetHealthDescriptions"])
+
+
+def zone_records(deployment):
+    return deployment.client("route53").list_resource_record_sets(HostedZoneId=deployment.zone_id)["ResourceRecordSets"]
+
+
+def test_certificate_is_issued_and_validated_in_route53(deployment):
+    arn = deployment.published["certificate_arn"]
+    certificate = deployment.client("acm").describe_certificate(CertificateArn=arn)["Certificate"]
+    assert certificate["Status"] == "ISSUED"
+    assert certificate["DomainName"] == SITE
+    assert certificate["KeyAlgorithm"] == "RSA_2048"
+    record = certificate["DomainValidationOptions"][0]["ResourceRecord"]
+    cnames = {(s["Name"], s["ResourceRecords"][0]["Value"]) for s in zone_records(deployment) if s["Type"] == "CNAME"}
+    assert (record["Name"], record["Value"]) in cnames
+
+
+def test_target_group_port_health_check_and_stickiness(deployment):
+    group = target_group(deployment)
+    assert (group["Protocol"], group["Port"]) == ("HTTP", 8065)
+    assert group["VpcId"] == deployment.vpc["VpcId"]
+    assert group["HealthCheckPath"] == "/api/v4/system/ping"
+    assert deployment.published["target_group_arn"] == group["TargetGroupArn"]
+    described = deployment.client("elbv2").describe_target_group_attributes(TargetGroupArn=group["TargetGroupArn"])
+    attributes = {a["Key"]: a["Value"] for a in described["Attributes"]}
+    assert attributes["stickiness.enabled"] == "true"
+    assert attributes["stickiness.type"] == "app_cookie"
+    assert attributes["stickiness.app_cookie.cookie_name"] == "MMCSRF"
+    assert attributes["stickiness.app_cookie.duration_seconds"] == "43200"
+
+
+def test_alb_is_internet_facing_on_public_subnets_with_secure_attributes(deployment):
+    elbv2 = deployment.client("elbv2")
+    balancer = alb(deployment)
+    assert balancer["Scheme"] == "internet-facing"
+    assert balancer["IpAddressType"] == "ipv4"
+    assert sorted(z["SubnetId"] for z in balancer["AvailabilityZones"]) == sorted(subnet_ids(deployment, "public"))
+    assert balancer["SecurityGroups"] == [security_group_id(deployment, "ALB")]
+    described = elbv2.describe_load_balancer_attributes(LoadBalancerArn=balancer["LoadBalancerArn"])
+    attributes = {a["Key"]: a["Value"] for a in described["Attributes"]}
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["deletion_protection.enabled"] == "true"
+    assert attributes["access_logs.s3.enabled"] == "true"
+    assert attributes["access_logs.s3.bucket"] == deployment.log_bucket
+    policy = json.loads(deployment.client("s3").get_bucket_policy(Bucket=deployment.log_bucket)["Policy"])
+    # us-west-1's Elastic Load Balancing account.
+    assert policy["Statement"][0]["Principal"] == {"AWS": "arn:aws:iam::027434742980:root"}
+    # The ALB's logs, the file store's access logs (asserted above), TLS only.
+    assert [s["Sid"] for s in policy["Statement"]] == ["ElbAccessLogs", "S3ServerAccessLogs", "DenyInsecureTransport"]
+    alb_tags = elbv2.describe_tags(ResourceArns=[balancer["LoadBalancerArn"]])["TagDescriptions"][0]["Tags"]
+    alb_tags = {t["Key"]: t["Value"] for t in alb_tags}
+    assert alb_tags["mattermost-ha:site-url"] == f"https://{SITE}"
+    assert alb_tags[TAG] == NAME
+    assert deployment.published["site_url"] == f"https://{SITE}"
+    assert deployment.published["alb_dns_name"] == balancer["DNSName"]
+
+
+def test_access_log_bucket_is_versioned_and_expires_logs(deployment):
+    s3 = deployment.client("s3")
+    bucket = deployment.log_bucket
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert encryption["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["Filter"] == {"Prefix": ""}
+    assert rule["Expiration"] == {"Days": 90}
+    assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] == 1
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+def test_rds_monitoring_role_trusts_rds_for_this_account_only(deployment):
+    role = deployment.client("iam").get_role(RoleName="Mattermost-RDS-Monitoring")["Role"]
+    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": deployment.account_id}}
+
+
+def test_listeners_https_forward_and_http_redirect(deployment):
+    described = deployment.client("elbv2").describe_listeners(LoadBalancerArn=alb(deployment)["LoadBalancerArn"])
+    listeners = {listener["Port"]: listener for listener in described["Listeners"]}
+    assert sorted(listeners) == [80, 443]
+    https = listeners[443]
+    assert https["Protocol"] == "HTTPS"
+    assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09"
+    assert https["Certificates"][0]["CertificateArn"] == deployment.published["certificate_arn"]
+    assert https["DefaultActions"][0]["Type"] == "forward"
+    assert https["DefaultActions"][0]["TargetGroupArn"] == target_group(deployment)["TargetGroupArn"]
+    http = listeners[80]
+    assert http["Protocol"] == "HTTP"
+    action = http["DefaultActions"][0]
+    assert action["Type"] == "redirect"
+    assert action["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert action["RedirectConfig"]["Port"] == "443"
+    assert action["RedirectConfig"]["StatusCode"] == "HTTP_301"
+
+
+def test_route53_alias_points_at_the_alb(deployment):
+    alias = [s for s in zone_records(deployment) if s["Name"] == f"{SITE}." and s["Type"] == "A"]
+    assert len(alias) == 1
+    assert alias[0]["AliasTarget"]["DNSName"].rstrip(".").lower() == alb(deployment)["DNSName"].lower()
+
+
+def test_aurora_cluster(deployment):
+    rds = deployment.client("rds")
+    cluster = rds.describe_db_clusters(DBClusterIdentifier="mattermost-db")["DBClusters"][0]
+    assert cluster["Engine"] == "aurora-postgresql"
+    assert cluster["EngineVersion"].split(".")[0] == "16"
+    # moto keeps the storage type set through ModifyDBCluster (own module).
+    assert cluster["StorageType"] == "aurora-iopt1"
+    assert cluster["StorageEncrypted"] is True
+    assert cluster["BackupRetentionPeriod"] == 7
+    assert cluster["PreferredBackupWindow"] == "03:00-04:00"
+    assert cluster["PreferredMaintenanceWindow"] == "sun:05:00-sun:06:00"
+    assert cluster["EnabledCloudwatchLogsExports"] == ["postgresql"]
+    assert cluster["IAMDatabaseAuthenticationEnabled"] is True
+    assert cluster["CopyTagsToSnapshot"] is True
+    assert cluster["DeletionProtection"] is True
+    assert cluster["DBSubnetGroup"] == "mattermost-db-subnets"
+    assert [g["VpcSecurityGroupId"] for g in cluster["VpcSecurityGroups"]] == [security_group_id(deployment, "DB")]
+    assert tags({"Tags": cluster["TagList"]})[TAG] == NAME
+    subnet_group = rds.describe_db_subnet_groups(DBSubnetGroupName="mattermost-db-subnets")["DBSubnetGroups"][0]
+    assert sorted(s["SubnetIdentifier"] for s in subnet_group["Subnets"]) == sorted(subnet_ids(deployment, "private"))
+    assert deployment.published["db_writer_host"] == cluster["Endpoint"]
+
+
+def test_aurora_writer_and_reader_in_different_azs(deployment):
+    rds = deployment.client("rds")
+    cluster = rds.describe_db_clusters(DBClusterIdentifier="mattermost-db")["DBClusters"][0]
+    members = {m["DBInstanceIdentifier"]: m["IsClusterWriter"] for m in cluster["DBClusterMembers"]}
+    assert sorted(members.values()) == [False, True]
+    instances = {i["DBInstanceIdentifier"]: i for i in rds.describe_db_instances()["DBInstances"]}
+    assert sorted(instances) == sorted(members)
+    assert len({i["AvailabilityZone"] for i in instances.values()}) == 2
+    for instance in instances.values():
+        assert instance["PubliclyAccessible"] is False
+        assert instance["DBInstanceClass"] == "db.r6i.large"
+        assert instance["MonitoringInterval"] == 60
+        assert instance["MonitoringRoleArn"].endswith(":role/Mattermost-RDS-Monitoring")
+    readers = [instances[i]["Endpoint"]["Address"] for i, writer in members.items() if not writer]
+    assert deployment.published["db_reader_hosts"] == readers
+    assert cluster["ReaderEndpoint"] not in readers
+
+
+def test_app_instances(deployment):
+    ec2 = deployment.client("ec2")
+    instances = app_instances(deployment)
+    assert [tags(i)["Name"] for i in instances] == ["Mattermost-App-01", "Mattermost-App-02"]
+    assert [i["SubnetId"] for i in instances] == subnet_ids(deployment, "private")
+    assert deployment.published["app_instance_ids"] == [i["InstanceId"] for i in instances]
+    profile = deployment.client("iam").get_instance_profile(InstanceProfileName="Mattermost-App-Profile")
+    for instance in instances:
+        assert instance["InstanceType"] == "m5.large"
+        assert instance["MetadataOptions"]["HttpTokens"] == "required"
+        assert instance["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+        assert instance["Monitoring"]["State"] == "enabled"
+        assert instance["IamInstanceProfile"]["Arn"] == profile["InstanceProfile"]["Arn"]
+        assert [g["GroupId"] for g in instance["SecurityGroups"]] == [security_group_id(deployment, "App")]
+        assert "PublicIpAddress" not in instance
+        root = [m for m in instance["BlockDeviceMappings"] if m["DeviceName"] == instance["RootDeviceName"]]
+        volume = ec2.describe_volumes(VolumeIds=[root[0]["Ebs"]["VolumeId"]])["Volumes"][0]
+        assert (volume["VolumeType"], volume["Size"], volume["Encrypted"]) == ("gp3", 30, True)
+
+
+def test_app_instance_tags_stay_out_of_instance_metadata(deployment):
+    # With tags in instance metadata, EC2 refuses tag keys with spaces or "/" (a user tag like
+    # "Cost Center" would stop the launch); nothing reads tags from metadata.
+    for instance in app_instances(deployment):
+        assert instance["MetadataOptions"]["InstanceMetadataTags"] == "disabled"
+
+
+def test_app_instances_registered_on_8065(deployment):
+    assert registered(deployment) == sorted((i["InstanceId"], 8065) for i in app_instances(deployment))
+
+
 def test_second_run_changes_nothing(deployment):
-    run = run_playbook("playbooks/provision.yml", "-e", json.dumps(VARS), env=deployment.env)
+    run = provision(deployment)
     assert run.changed == 0, run.output
 
 
 def test_check_mode_on_the_deployment_changes_nothing(deployment):
-    run = run_playbook("playbooks/provision.yml", "--check", "--diff", "-e", json.dumps(VARS), env=deployment.env)
+    run = provision(deployment, "--check", "--diff")
     assert run.changed == 0, run.output
+
+
+# The scaling tests change the deployment: they come after the runs that must change nothing.
+def test_scale_down_deregisters_and_terminates(deployment):
+    before = app_instances(deployment)
+    provision(deployment, mattermost_ha_app_count=1)
+    after = app_instances(deployment)
+    assert [tags(i)["Name"] for i in after] == ["Mattermost-App-01"]
+    assert registered(deployment) == [(after[0]["InstanceId"], 8065)]
+    gone = before[1]["InstanceId"]
+    state = deployment.client("ec2").describe_instances(InstanceIds=[gone])["Reservations"][0]["Instances"][0]["State"]
+    assert state["Name"] in ("shutting-down", "terminated")
+
+
+def test_scale_up_again_spreads_over_the_zones(deployment):
+    provision(deployment, mattermost_ha_app_count=3)
+    instances = app_instances(deployment)
+    assert [tags(i)["Name"] for i in instances] == ["Mattermost-App-01", "Mattermost-App-02", "Mattermost-App-03"]
+    private = subnet_ids(deployment, "private")
+    assert [i["SubnetId"] for i in instances] == [private[0], private[1], private[0]]
+    assert registered(deployment) == sorted((i["InstanceId"], 8065) for i in instances)
 
 
 @pytest.mark.parametrize("confirmation", [None, "mattermost", "Other"])
 def test_teardown_without_the_deployment_name_as_confirmation_changes_nothing(deployment, confirmation):
-    extra = {"mattermost_ha_region": REGION, "mattermost_ha_name": NAME,
-             "mattermost_ha_site_domain": VARS["mattermost_ha_site_domain"]}
+    extra = dict(TEARDOWN_VARS)
     if confirmation is not None:
         extra["mattermost_ha_teardown_confirm"] = confirmation
     run = run_playbook("playbooks/teardown.yml", "-e", json.dumps(extra), env=deployment.env, check=False)
@@ -339,9 +592,7 @@ def test_teardown_leaves_nothing(deployment):
     # 500 when given a key ARN (what amazon.aws.kms_key sends), so the key is left to the
     # account reset here; against AWS the teardown schedules it for deletion.
     extra = {
-        "mattermost_ha_region": REGION,
-        "mattermost_ha_name": NAME,
-        "mattermost_ha_site_domain": VARS["mattermost_ha_site_domain"],
+        **TEARDOWN_VARS,
         "mattermost_ha_teardown_delete_file_store": True,
         "mattermost_ha_flow_logs_kms_key": False,
         "mattermost_ha_instance_connect_endpoint": False,
@@ -356,9 +607,8 @@ def test_teardown_leaves_nothing(deployment):
     s3.delete_bucket_policy(Bucket=deployment.bucket)
     # The same Deny on the log bucket would refuse deleting the file store's access logs,
     # which moto writes there.
-    log_bucket = f"mattermost-alb-logs-{deployment.account_id}-{REGION}"
-    s3.delete_bucket_policy(Bucket=log_bucket)
-    assert s3.list_objects_v2(Bucket=log_bucket, Prefix=f"S3AccessLogs/{deployment.bucket}/")["KeyCount"] > 0
+    s3.delete_bucket_policy(Bucket=deployment.log_bucket)
+    assert s3.list_objects_v2(Bucket=deployment.log_bucket, Prefix=f"S3AccessLogs/{deployment.bucket}/")["KeyCount"] > 0
     s3.put_object(Bucket=deployment.bucket, Key="data/a.txt", Body=b"one")
     s3.put_object(Bucket=deployment.bucket, Key="data/a.txt", Body=b"two")
     s3.delete_object(Bucket=deployment.bucket, Key="data/a.txt")
@@ -378,17 +628,28 @@ def test_teardown_leaves_nothing(deployment):
     assert ec2.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["NetworkInterfaces"] == []
     assert ec2.describe_flow_logs()["FlowLogs"] == []
     assert ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"] == []
-    assert deployment.bucket not in [b["Name"] for b in deployment.client("s3").list_buckets()["Buckets"]]
+    buckets = [b["Name"] for b in deployment.client("s3").list_buckets()["Buckets"]]
+    assert deployment.bucket not in buckets
+    assert deployment.log_bucket not in buckets
     assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("Mattermost-")] == []
     assert iam.list_instance_profiles()["InstanceProfiles"] == []
     assert deployment.client("logs").describe_log_groups(logGroupNamePrefix="/mattermost-ha/")["logGroups"] == []
     # The front end (load balancer, instances, Aurora, certificate) went first.
-    assert deployment.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
-    assert deployment.client("rds").describe_db_clusters()["DBClusters"] == []
+    elbv2, rds = deployment.client("elbv2"), deployment.client("rds")
+    assert elbv2.describe_load_balancers()["LoadBalancers"] == []
+    assert elbv2.describe_target_groups()["TargetGroups"] == []
+    assert rds.describe_db_clusters()["DBClusters"] == []
+    assert rds.describe_db_instances()["DBInstances"] == []
+    assert rds.describe_db_subnet_groups()["DBSubnetGroups"] == []
+    snapshots = rds.describe_db_cluster_snapshots(DBClusterIdentifier="mattermost-db",
+                                                  SnapshotType="manual")["DBClusterSnapshots"]
+    assert [s["DBClusterSnapshotIdentifier"].startswith("mattermost-db-final-") for s in snapshots] == [True]
     assert deployment.client("acm").list_certificates()["CertificateSummaryList"] == []
     live = ec2.describe_instances(Filters=by_deployment() + [
         {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])
     assert live["Reservations"] == []
+    # The certificate's validation record and the alias are gone with them.
+    assert [s["Type"] for s in zone_records(deployment) if s["Type"] not in ("NS", "SOA")] == []
     # Teardown again: nothing left to do.
     again = run_playbook("playbooks/teardown.yml", "-e", json.dumps(extra), env=deployment.env)
     assert again.changed == 0, again.output

@@ -1,11 +1,13 @@
 """Bad input stops provision.yml before any AWS call that changes state; --check works on an
-empty account. Each run stops in aws_preflight (a few seconds)."""
+empty account. Each run stops in the validation at the start (a few seconds). Also: without a
+Route 53 zone, the certificate's validation records go to a file."""
 
+import csv
 import json
 import re
 
 import pytest
-from frontend_prereqs import EMULATOR_FRONTEND_VARS
+from frontend_prereqs import EMULATOR_FRONTEND_VARS, lab_vars, write_vars
 from harness.ansible import run_playbook
 
 pytestmark = pytest.mark.slow
@@ -38,6 +40,23 @@ def nothing_created(aws):
     assert aws.client("s3").list_buckets()["Buckets"] == []
     roles = [r["RoleName"] for r in aws.client("iam").list_roles()["Roles"]]
     assert [r for r in roles if r.startswith("Mattermost")] == []
+    # Nor anything of the front end.
+    assert aws.client("acm").list_certificates()["CertificateSummaryList"] == []
+    assert aws.client("rds").describe_db_clusters()["DBClusters"] == []
+    assert aws.client("elbv2").describe_target_groups()["TargetGroups"] == []
+    assert aws.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
+    assert ec2.describe_instances()["Reservations"] == []
+
+
+def first_failure_of(run):
+    """The failed run's first failing task and its message (whitespace joined: YAML output wraps
+    long messages). Nothing changed before it."""
+    assert run.returncode != 0
+    assert run.changed == 0
+    first_failure = re.search(r"^(fatal|failed): \[localhost\]", run.output, re.MULTILINE)
+    assert first_failure, run.output
+    task = run.output[: first_failure.start()].rsplit("TASK [", 1)[1].split("]", 1)[0]
+    return task, " ".join(run.output[first_failure.start():].split())
 
 
 @pytest.mark.parametrize(
@@ -89,24 +108,11 @@ def nothing_created(aws):
 )
 def test_bad_input_fails_before_any_change(aws, bad, variable, detail):
     run = run_playbook("playbooks/provision.yml", "-e", json.dumps({**BASE, **bad}), env=aws.env, check=False)
-    assert run.returncode != 0
-    assert run.changed == 0
-    first_failure = re.search(r"^(fatal|failed): \[localhost\]", run.output, re.MULTILINE)
-    assert first_failure, run.output
-    before = run.output[: first_failure.start()]
-    failure = " ".join(run.output[first_failure.start():].split())  # YAML output wraps long messages
+    task, failure = first_failure_of(run)
     assert variable in failure and detail in failure, run.output
     # The failing task is one of aws_preflight's checks: nothing ran after it.
-    assert before.rsplit("TASK [", 1)[1].startswith("mattermost_ha.aws.aws_preflight : Check"), run.output
+    assert task.startswith("mattermost_ha.aws.aws_preflight : Check"), run.output
     nothing_created(aws)
-
-
-def first_failure_of(run):
-    assert run.returncode != 0
-    assert run.changed == 0
-    first_failure = re.search(r"^(fatal|failed): \[localhost\]", run.output, re.MULTILINE)
-    assert first_failure, run.output
-    return " ".join(run.output[first_failure.start():].split())
 
 
 @pytest.mark.parametrize(
@@ -120,8 +126,46 @@ def first_failure_of(run):
 )
 def test_input_aws_or_the_region_would_refuse_fails_in_validation(aws, bad, expected):
     run = run_playbook("playbooks/provision.yml", "-e", json.dumps({**BASE, **bad}), env=aws.env, check=False)
-    assert expected in first_failure_of(run), run.output
+    assert expected in first_failure_of(run)[1], run.output
     nothing_created(aws)
+
+
+@pytest.mark.parametrize(
+    ("override", "role", "variable"),
+    [
+        ({"mattermost_ha_db_password": None}, "aws_database", "mattermost_ha_db_password"),
+        ({"mattermost_ha_db_password": "has@sign-1234"}, "aws_database", "mattermost_ha_db_password"),
+        ({"mattermost_ha_db_password": "with space 1234"}, "aws_database", "mattermost_ha_db_password"),
+        ({"mattermost_ha_db_password": "short1"}, "aws_database", "mattermost_ha_db_password"),
+        ({"mattermost_ha_app_count": 0}, "aws_app_instances", "mattermost_ha_app_count"),
+        ({"mattermost_ha_site_domain": "chat_example"}, "aws_certificate", "mattermost_ha_site_domain"),
+        ({"mattermost_ha_site_domain": "https://chat.example.com/"}, "aws_certificate", "mattermost_ha_site_domain"),
+    ],
+    ids=["missing-password", "password-at", "password-space", "password-short", "app-count-0",
+         "domain-no-dot", "domain-url"],
+)
+def test_bad_front_end_input_fails_in_its_role_validation_before_any_change(aws, override, role, variable):
+    values = {key: value for key, value in {**BASE, **override}.items() if value is not None}
+    run = run_playbook("playbooks/provision.yml", "-e", json.dumps(values), env=aws.env, check=False)
+    task, failure = first_failure_of(run)
+    assert variable in failure, run.output
+    assert task.startswith(f"mattermost_ha.aws.{role} : Check"), run.output
+    if "password" in variable and variable in values:
+        assert values[variable] not in run.output
+    nothing_created(aws)
+
+
+def test_certificate_without_zone_writes_the_records_file(aws, tmp_path):
+    records = tmp_path / "records.csv"
+    values = lab_vars(aws, {}, records_file=records)
+    run_playbook("tests/integration/aws/playbooks/certificate.yml", "-e", write_vars(tmp_path / "vars.yml", values),
+                 env=aws.env)
+    [summary] = aws.client("acm").list_certificates()["CertificateSummaryList"]
+    certificate = aws.client("acm").describe_certificate(CertificateArn=summary["CertificateArn"])["Certificate"]
+    record = certificate["DomainValidationOptions"][0]["ResourceRecord"]
+    rows = list(csv.DictReader(records.open()))
+    assert rows == [{"Domain Name": "chat.example.com", "Record Name": record["Name"],
+                     "Record Type": "CNAME", "Record Value": record["Value"]}]
 
 
 def test_a_bucket_of_the_file_store_name_owned_by_no_deployment_is_refused(aws):
@@ -129,7 +173,7 @@ def test_a_bucket_of_the_file_store_name_owned_by_no_deployment_is_refused(aws):
     bucket = f"mattermost-ha-mattermost-{account}-us-west-1"
     aws.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-1"})
     run = run_playbook("playbooks/provision.yml", "-e", json.dumps(BASE), env=aws.env, check=False)
-    failure = first_failure_of(run)
+    _, failure = first_failure_of(run)
     assert f"mattermost_ha_file_store_bucket ({bucket}" in failure
     assert f"s3 bucket {bucket} has no mattermost-ha:deployment tag" in failure
     assert [b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]] == [bucket]
