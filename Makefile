@@ -11,6 +11,10 @@ export CONTAINERS_CONF := $(CURDIR)/tests/images/containers.conf
 export MOLECULE_GLOB := molecule/*/molecule.yml
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k network"`.
 PYTEST_ARGS ?=
+# `make demo MITOGEN=1` (and demo-down) run with the Mitogen accelerator: docs/performance.md.
+MITOGEN ?= 0
+STRATEGY_ENV = $(if $(filter 1,$(MITOGEN)),ANSIBLE_STRATEGY=mitogen_linear ANSIBLE_STRATEGY_PLUGINS="$$(python -c \
+  'import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__) + "/plugins/strategy")')")
 # Two xdist workers: the container tests in one, the emulator-only files in the other
 # (tests/conftest.py schedules whole files). `make pytest PYTEST_WORKERS=0` runs serially.
 PYTEST_WORKERS ?= 2
@@ -55,10 +59,10 @@ images: setup
 # lab and the deployment as they are, so that a second `make demo` finishes the job.
 demo: setup images
 	python tests/lab/lab.py up
-	eval "$$(python tests/lab/lab.py env)" && ansible-playbook -i inventories/local site.yml
+	eval "$$(python tests/lab/lab.py env)" && $(STRATEGY_ENV) ansible-playbook -i inventories/local site.yml
 
 demo-down: venv
-	eval "$$(python tests/lab/lab.py env)" && ansible-playbook -i inventories/local playbooks/teardown.yml \
+	eval "$$(python tests/lab/lab.py env)" && $(STRATEGY_ENV) ansible-playbook -i inventories/local playbooks/teardown.yml \
 	  -e mattermost_ha_teardown_confirm=Mattermost
 	python tests/lab/lab.py down
 

@@ -37,11 +37,25 @@ class PlaybookRun:
         return sum(host["failed"] + host["unreachable"] for host in self.recap.values())
 
 
-def run_playbook(playbook, *args, env=None, check=True, timeout=1800):
+def mitogen_env():
+    """The two settings that switch Mitogen on (docs/performance.md): its strategy plugins'
+    directory, as installed by requirements.txt, and its linear strategy. An ansible-playbook
+    that cannot find the strategy stops with "Invalid play strategy", so a run asked to use
+    Mitogen never falls back to the default quietly."""
+    import ansible_mitogen
+
+    return {
+        "ANSIBLE_STRATEGY_PLUGINS": str(Path(ansible_mitogen.__file__).parent / "plugins/strategy"),
+        "ANSIBLE_STRATEGY": "mitogen_linear",
+    }
+
+
+def run_playbook(playbook, *args, env=None, check=True, timeout=1800, mitogen=False):
     """ansible-playbook PLAYBOOK ARGS with the repository's ansible.cfg.
 
     check=True raises with the whole output when the run fails, so a failing test shows
-    what Ansible said.
+    what Ansible said. mitogen=True runs it with the Mitogen strategy (docs/performance.md);
+    the default is Ansible's own linear strategy, what users get unless they switch.
     """
     full_env = dict(os.environ)
     full_env.update(
@@ -51,6 +65,8 @@ def run_playbook(playbook, *args, env=None, check=True, timeout=1800):
         PYTHONUNBUFFERED="1",
     )
     full_env.update(env or {})
+    if mitogen:
+        full_env.update(mitogen_env())
     binary = Path(sys.executable).parent / "ansible-playbook"
     proc = subprocess.run(
         [str(binary), str(REPO / playbook), *args],

@@ -67,8 +67,9 @@ def by_deployment(name=NAME):
     return [{"Name": f"tag:{TAG}", "Values": [name]}]
 
 
-def provision(deployment, *args, **extra):
-    return run_playbook("playbooks/provision.yml", *args, "-e", json.dumps({**VARS, **extra}), env=deployment.env)
+def provision(deployment, *args, mitogen=False, **extra):
+    return run_playbook("playbooks/provision.yml", *args, "-e", json.dumps({**VARS, **extra}), env=deployment.env,
+                        mitogen=mitogen)
 
 
 @pytest.fixture(scope="module")
@@ -547,15 +548,17 @@ def test_second_run_changes_nothing(deployment):
     assert run.changed == 0, run.output
 
 
-def test_check_mode_on_the_deployment_changes_nothing(deployment):
-    run = provision(deployment, "--check", "--diff")
+# The first and second runs use Ansible's own strategy; check mode, scaling and teardown run
+# with the Mitogen accelerator (docs/performance.md), so both ways are exercised on one deployment.
+def test_check_mode_with_mitogen_on_the_deployment_changes_nothing(deployment):
+    run = provision(deployment, "--check", "--diff", mitogen=True)
     assert run.changed == 0, run.output
 
 
 # The scaling tests change the deployment: they come after the runs that must change nothing.
 def test_scale_down_deregisters_and_terminates(deployment):
     before = app_instances(deployment)
-    provision(deployment, mattermost_ha_app_count=1)
+    provision(deployment, mitogen=True, mattermost_ha_app_count=1)
     after = app_instances(deployment)
     assert [tags(i)["Name"] for i in after] == ["Mattermost-App-01"]
     assert registered(deployment) == [(after[0]["InstanceId"], 8065)]
@@ -565,7 +568,7 @@ def test_scale_down_deregisters_and_terminates(deployment):
 
 
 def test_scale_up_again_spreads_over_the_zones(deployment):
-    provision(deployment, mattermost_ha_app_count=3)
+    provision(deployment, mitogen=True, mattermost_ha_app_count=3)
     instances = app_instances(deployment)
     assert [tags(i)["Name"] for i in instances] == ["Mattermost-App-01", "Mattermost-App-02", "Mattermost-App-03"]
     private = subnet_ids(deployment, "private")
@@ -578,7 +581,8 @@ def test_teardown_without_the_deployment_name_as_confirmation_changes_nothing(de
     extra = dict(TEARDOWN_VARS)
     if confirmation is not None:
         extra["mattermost_ha_teardown_confirm"] = confirmation
-    run = run_playbook("playbooks/teardown.yml", "-e", json.dumps(extra), env=deployment.env, check=False)
+    run = run_playbook("playbooks/teardown.yml", "-e", json.dumps(extra), env=deployment.env, check=False,
+                       mitogen=True)
     assert run.returncode != 0
     assert "set mattermost_ha_teardown_confirm to the deployment's name" in " ".join(run.output.split())
     assert run.changed == 0
@@ -612,7 +616,7 @@ def test_teardown_leaves_nothing(deployment):
     s3.put_object(Bucket=deployment.bucket, Key="data/a.txt", Body=b"one")
     s3.put_object(Bucket=deployment.bucket, Key="data/a.txt", Body=b"two")
     s3.delete_object(Bucket=deployment.bucket, Key="data/a.txt")
-    run_playbook("playbooks/teardown.yml", "-e", json.dumps(extra), env=deployment.env)
+    run_playbook("playbooks/teardown.yml", "-e", json.dumps(extra), env=deployment.env, mitogen=True)
 
     ec2, iam = deployment.client("ec2"), deployment.client("iam")
     vpc_id = deployment.vpc["VpcId"]
@@ -651,5 +655,5 @@ def test_teardown_leaves_nothing(deployment):
     # The certificate's validation record and the alias are gone with them.
     assert [s["Type"] for s in zone_records(deployment) if s["Type"] not in ("NS", "SOA")] == []
     # Teardown again: nothing left to do.
-    again = run_playbook("playbooks/teardown.yml", "-e", json.dumps(extra), env=deployment.env)
+    again = run_playbook("playbooks/teardown.yml", "-e", json.dumps(extra), env=deployment.env, mitogen=True)
     assert again.changed == 0, again.output

@@ -209,7 +209,7 @@ def test_single_nat_gateway_variant(aws):
         "mattermost_ha_app_sg_allow_all_from_self": True,
         "mattermost_ha_flow_logs": False,
     }
-    run_playbook("playbooks/provision.yml", "-e", json.dumps(extra), env=aws.env)
+    run_playbook("playbooks/provision.yml", "-e", json.dumps(extra), env=aws.env, mitogen=True)
     ec2 = aws.client("ec2")
     deployment = [{"Name": "tag:mattermost-ha:deployment", "Values": ["Chat-Test"]}]
     (vpc,) = ec2.describe_vpcs(Filters=deployment)["Vpcs"]

@@ -51,7 +51,9 @@ def estate(moto_server):
     """`prod` provisioned, and `Prod`'s names for IAM and logs taken by hand-made, untagged resources."""
     moto_server.reset()
     aws = AwsAccount(moto_server, REGION)
-    run_playbook("playbooks/provision.yml", "-e", json.dumps({**COMMON, "mattermost_ha_name": "prod"}), env=aws.env)
+    # With the Mitogen accelerator (docs/performance.md): this file's runs are not about the strategy.
+    run_playbook("playbooks/provision.yml", "-e", json.dumps({**COMMON, "mattermost_ha_name": "prod"}), env=aws.env,
+                 mitogen=True)
     iam = aws.client("iam")
     iam.create_role(RoleName=HAND_ROLE, AssumeRolePolicyDocument=json.dumps(TRUST))
     iam.create_instance_profile(InstanceProfileName=HAND_PROFILE)
@@ -106,7 +108,7 @@ def test_provisioning_a_name_differing_only_in_case_is_refused_before_any_change
 
 
 def test_teardown_of_prod_with_capital_p_leaves_prod_and_the_hand_made_resources(estate):
-    run = run_playbook("playbooks/teardown.yml", "-e", json.dumps(teardown_vars("Prod")), env=estate.env)
+    run = run_playbook("playbooks/teardown.yml", "-e", json.dumps(teardown_vars("Prod")), env=estate.env, mitogen=True)
     output = flat(run.output)
     # Each resource left alone is named, with its owner, as a warning.
     assert "Left alone: rds cluster prod-db belongs to the deployment prod, not to Prod." in output
@@ -121,7 +123,7 @@ def test_teardown_of_prod_with_capital_p_leaves_prod_and_the_hand_made_resources
 
 
 def test_teardown_of_prod_removes_it_and_leaves_the_hand_made_resources(estate):
-    run_playbook("playbooks/teardown.yml", "-e", json.dumps(teardown_vars("prod")), env=estate.env)
+    run_playbook("playbooks/teardown.yml", "-e", json.dumps(teardown_vars("prod")), env=estate.env, mitogen=True)
     assert deployment_vpcs(estate, "prod") == []
     assert estate.client("rds").describe_db_clusters()["DBClusters"] == []
     assert estate.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
