@@ -2,6 +2,7 @@
 linear strategy and with Mitogen, against a baseline commit (default 2645b60).
 
     .venv/bin/python bench/noop_rerun.py [--rounds 3] [--baseline 2645b60] [--only provision|site|nodes]
+                                         [--strategy linear|mitogen]
 
 The baseline is checked out in a git worktree (.bench/<commit>, sharing this checkout's .venv)
 and every run uses its own checkout's playbooks, ansible.cfg and test variables.
@@ -16,6 +17,8 @@ and every run uses its own checkout's playbooks, ansible.cfg and test variables.
   4-node lab (`lab.py up --app-count 4`, site.yml with mattermost_ha_app_count=4), linear and
   Mitogen alternating; the 4-node median over the 2-node median is how well the nodes are
   configured in parallel (1.0 would be perfectly).
+
+--strategy runs this commit with one strategy only (the baseline always runs Ansible's own).
 
 Every re-run must report changed=0; one that does not is printed and counted as a failure.
 Time it on a quiet machine: the runs are CPU-bound on the controller.
@@ -73,7 +76,8 @@ def emulator_vars(tree, workdir):
 def play(tree, playbook, *args, env, mitogen=False):
     """ansible-playbook in TREE; returns (seconds, PlaybookRun)."""
     full = dict(os.environ, ANSIBLE_CONFIG=str(tree / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                CONTAINERS_CONF=CONTAINERS_CONF, **env)
+                CONTAINERS_CONF=CONTAINERS_CONF)
+    full.update(env)
     for key in ("ANSIBLE_STRATEGY", "ANSIBLE_STRATEGY_PLUGINS"):
         full.pop(key, None)
     if mitogen:
@@ -118,7 +122,7 @@ class Timings:
                       f"  rounds: {', '.join(f'{v:.1f}' for v in two)} / {', '.join(f'{v:.1f}' for v in four)}")
 
 
-def bench_provision(trees, rounds, timings):
+def bench_provision(trees, rounds, timings, variants):
     servers, values = {}, {}
     try:
         for name, tree in trees.items():
@@ -131,8 +135,8 @@ def bench_provision(trees, rounds, timings):
             print(f"provision {name}: first run {seconds:.1f} s", flush=True)
         for round_ in range(1, rounds + 1):
             print(f"provision round {round_}", flush=True)
-            for variant, name, mitogen in (("baseline", "baseline", False), ("linear", "current", False),
-                                           ("mitogen", "current", True)):
+            for variant, name, mitogen in (("baseline", "baseline", False),
+                                           *((v, "current", m) for v, m in variants)):
                 seconds, run = play(trees[name], "playbooks/provision.yml", "-e", values[name],
                                     env=servers[name].env(REGION), mitogen=mitogen)
                 timings.record(("provision", variant), seconds, run)
@@ -178,14 +182,14 @@ def on_lab(tree, rounds, timings, jobs, nodes=2):
         lab(tree, "down")
 
 
-def bench_site(trees, rounds, timings):
+def bench_site(trees, rounds, timings, variants):
     on_lab(trees["baseline"], rounds, timings, [("site", "site.yml", (("baseline", False),))])
     on_lab(trees["current"], rounds, timings,
-           [("site", "site.yml", BOTH), ("configure2", "playbooks/configure.yml", BOTH)])
+           [("site", "site.yml", variants), ("configure2", "playbooks/configure.yml", variants)])
 
 
-def bench_nodes(trees, rounds, timings):
-    on_lab(trees["current"], rounds, timings, [("configure4", "playbooks/configure.yml", BOTH)], nodes=4)
+def bench_nodes(trees, rounds, timings, variants):
+    on_lab(trees["current"], rounds, timings, [("configure4", "playbooks/configure.yml", variants)], nodes=4)
 
 
 def main():
@@ -193,15 +197,17 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline", default="2645b60")
     parser.add_argument("--only", choices=("provision", "site", "nodes"))
+    parser.add_argument("--strategy", choices=("linear", "mitogen"))
     args = parser.parse_args()
+    variants = tuple(v for v in BOTH if args.strategy in (None, v[0]))
     trees = {"baseline": checkout(args.baseline), "current": REPO}
     timings = Timings()
     if args.only in (None, "provision"):
-        bench_provision(trees, args.rounds, timings)
+        bench_provision(trees, args.rounds, timings, variants)
     if args.only in (None, "site"):
-        bench_site(trees, args.rounds, timings)
+        bench_site(trees, args.rounds, timings, variants)
     if args.only in (None, "nodes"):
-        bench_nodes(trees, args.rounds, timings)
+        bench_nodes(trees, args.rounds, timings, variants)
     print()
     for job in ("provision", "site"):
         timings.report(job, args.baseline)
