@@ -36,6 +36,11 @@ class PlaybookRun:
     def failed(self):
         return sum(host["failed"] + host["unreachable"] for host in self.recap.values())
 
+    @property
+    def folded(self):
+        """The output with its whitespace folded to single spaces: the callback wraps long messages."""
+        return " ".join(self.output.split())
+
 
 def mitogen_env():
     """The two settings that switch Mitogen on (docs/performance.md): its strategy plugins'

@@ -61,7 +61,7 @@ def test_a_changed_password_is_sent_once_and_the_rerun_changes_nothing(aws, tmp_
         assert changed.changed > 0
         assert passwords_sent(proxy) == ["Second-Passw0rd"]
         assert "Second-Passw0rd" not in changed.output
-        assert "was set to mattermost_ha_db_password" in " ".join(changed.output.split())
+        assert "was set to mattermost_ha_db_password" in changed.folded
         assert digest_tag(aws) not in ("", first_digest)
 
         again = run("Second-Passw0rd")

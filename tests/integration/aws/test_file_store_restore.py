@@ -21,11 +21,6 @@ def extra(aws, **more):
                        "mattermost_ha_admin_cidrs": ["203.0.113.0/24"], **more})
 
 
-def said(run):
-    """The run's output with its whitespace folded: the callback wraps long messages."""
-    return " ".join(run.output.split())
-
-
 def body(s3, bucket, key):
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
 
@@ -73,7 +68,7 @@ def test_files_overwritten_or_deleted_since_come_back_and_a_rerun_changes_nothin
 
     restored = run_playbook(RESTORE, "-e", extra(aws, mattermost_ha_file_store_restore_time=when), env=aws.env)
     assert restored.changed == 1, restored.output
-    assert "2 file(s) given back" in said(restored) and "1 created since kept" in said(restored)
+    assert "2 file(s) given back" in restored.folded and "1 created since kept" in restored.folded
     assert body(s3, bucket, "data/overwritten.txt") == "data/overwritten.txt before"
     assert body(s3, bucket, "data/deleted.txt") == "data/deleted.txt before"
     assert current_version(s3, bucket, "data/unchanged.txt") == unchanged
@@ -104,7 +99,7 @@ def test_a_restore_time_without_a_zone_is_refused_naming_the_variable(aws, file_
     run = run_playbook(RESTORE, "-e", extra(aws, mattermost_ha_file_store_restore_time=restore_time), env=aws.env,
                        check=False)
     assert run.returncode != 0
-    assert f"mattermost_ha_file_store_restore_time: '{restore_time}' is not an ISO 8601 time" in said(run)
+    assert f"mattermost_ha_file_store_restore_time: '{restore_time}' is not an ISO 8601 time" in run.folded
     assert body(s3, bucket, "data/overwritten.txt") == "ransomware"
 
 
@@ -116,11 +111,11 @@ def test_a_bucket_of_another_deployment_is_refused_before_any_change(aws, file_s
     run = run_playbook(RESTORE, "-e", extra(aws, mattermost_ha_file_store_restore_time=when), env=aws.env,
                        check=False)
     assert run.returncode != 0
-    assert bucket in said(run) and "Nothing was changed" in said(run)
+    assert bucket in run.folded and "Nothing was changed" in run.folded
     assert body(s3, bucket, "data/overwritten.txt") == "ransomware"
 
 
 def test_a_run_that_names_nothing_to_restore_is_refused(aws):
     run = run_playbook(RESTORE, "-e", extra(aws), env=aws.env, check=False)
     assert run.returncode != 0
-    assert "set mattermost_ha_file_store_restore_time" in said(run)
+    assert "set mattermost_ha_file_store_restore_time" in run.folded

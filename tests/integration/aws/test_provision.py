@@ -584,7 +584,7 @@ def test_teardown_without_the_deployment_name_as_confirmation_changes_nothing(de
     run = run_playbook("playbooks/teardown.yml", "-e", json.dumps(extra), env=deployment.env, check=False,
                        mitogen=True)
     assert run.returncode != 0
-    assert "set mattermost_ha_teardown_confirm to the deployment's name" in " ".join(run.output.split())
+    assert "set mattermost_ha_teardown_confirm to the deployment's name" in run.folded
     assert run.changed == 0
     assert [v["VpcId"] for v in deployment.client("ec2").describe_vpcs(Filters=by_deployment())["Vpcs"]] == [
         deployment.vpc["VpcId"]]

@@ -59,7 +59,7 @@ def test_higher_minor_version_is_a_deliberate_upgrade(aws, tmp_path):
     _run(aws, tmp_path, prereqs=prereqs, mattermost_ha_db_engine_version="16.6")
     rerun = _run(aws, tmp_path, prereqs=prereqs, mattermost_ha_db_engine_version="16.8")
     assert rerun.changed >= 1
-    assert "upgrading, in the next maintenance window" in " ".join(rerun.output.split())
+    assert "upgrading, in the next maintenance window" in rerun.folded
     # moto applies a modification at once; AWS in the maintenance window.
     assert _cluster(aws)["EngineVersion"] == "16.8"
 
@@ -85,7 +85,7 @@ def test_monitoring_role_refused_for_good_gives_up_after_the_bound(aws, tmp_path
         proxy.refuse(_monitoring_refused(times=1000))
         run = _run(aws, tmp_path, endpoint=proxy.url, check=False, mattermost_ha_iam_propagation_timeout=10)
     assert run.returncode != 0
-    output = " ".join(run.output.split())
+    output = run.folded
     assert "ENHANCED_MONITORING" in output
     assert "mattermost_ha_iam_propagation_timeout" in output
     assert aws.client("rds").describe_db_instances()["DBInstances"] == []
@@ -125,7 +125,7 @@ def test_instance_profile_refused_for_good_gives_up_after_the_bound(aws, tmp_pat
         run = _run(aws, tmp_path, endpoint=proxy.url, playbook=APP_PLAYBOOK, check=False,
                    mattermost_ha_iam_propagation_timeout=10)
     assert run.returncode != 0
-    output = " ".join(run.output.split())
+    output = run.folded
     assert "Invalid IAM Instance Profile ARN" in output
     assert "mattermost_ha_iam_propagation_timeout" in output
     assert _app_instances(aws) == []
