@@ -42,6 +42,9 @@ description:
     C(mattermost_ha_private_ip), C(mattermost_ha_private_dns_name), C(mattermost_ha_instance_type),
     C(mattermost_ha_instance_tags) and the connection variables chosen by O(connection).
   - Instances whose C(mattermost-ha:role) tag is set to something other than C(app) are left out.
+  - Aurora clusters tagged C(mattermost-ha:not-serving) are left out - a cluster restored by
+    C(playbooks/restore.yml) that the app nodes have not been moved onto, or the one they were moved
+    off (docs/backup-restore.md).
   - A tag alone is not trusted. Everything is taken from the deployment's VPC only - the one VPC
     tagged with the deployment (the VPC the collection's provisioning creates) or O(vpc_id).
     Instances, Aurora clusters and load balancers carrying the tag elsewhere are left out, and a
@@ -227,6 +230,7 @@ DEPLOYMENT_TAG = "mattermost-ha:deployment"
 ROLE_TAG = "mattermost-ha:role"
 PURPOSE_TAG = "mattermost-ha:purpose"
 SITE_URL_TAG = "mattermost-ha:site-url"
+NOT_SERVING_TAG = "mattermost-ha:not-serving"
 APP_GROUP = "mattermost_app"
 
 # Hostname preferences other than tag:<key>, and the instance record field each reads.
@@ -590,6 +594,7 @@ class InventoryModule(AWSInventoryBase):
         return inside[0]
 
     def _discover_database(self, clusters, deployment, region, vpc_id):
+        clusters = [(arn, tags) for arn, tags in clusters if NOT_SERVING_TAG not in tags]
         if not clusters:
             self.warn(f"aws_mattermost: no Aurora cluster tagged {DEPLOYMENT_TAG}={deployment} found")
             return {}

@@ -41,6 +41,7 @@ options:
         type: str
         choices:
           - rds_cluster
+          - rds_cluster_snapshot
           - rds_instance
           - rds_subnet_group
           - rds_cluster_parameter_group
@@ -124,6 +125,7 @@ TAG = "mattermost-ha:deployment"
 # Error codes meaning "no such resource" for each kind.
 NOT_FOUND = {
     "rds_cluster": ["DBClusterNotFoundFault"],
+    "rds_cluster_snapshot": ["DBClusterSnapshotNotFoundFault"],
     "rds_instance": ["DBInstanceNotFound"],
     "rds_subnet_group": ["DBSubnetGroupNotFoundFault"],
     "rds_cluster_parameter_group": ["DBParameterGroupNotFound", "DBClusterParameterGroupNotFound"],
@@ -156,6 +158,13 @@ class Finder(AWSResource):
     def rds_cluster(self, name):
         found = self.client("rds").describe_db_clusters(DBClusterIdentifier=name, aws_retry=True)["DBClusters"][0]
         return found["DBClusterIdentifier"], found["DBClusterArn"], tags_to_dict(found.get("TagList"))
+
+    def rds_cluster_snapshot(self, name):
+        found = self.client("rds").describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=name, aws_retry=True)[
+            "DBClusterSnapshots"
+        ][0]
+        arn = found["DBClusterSnapshotArn"]
+        return found["DBClusterSnapshotIdentifier"], arn, self.rds_tags(arn)
 
     def rds_instance(self, name):
         found = self.client("rds").describe_db_instances(DBInstanceIdentifier=name, aws_retry=True)["DBInstances"][0]

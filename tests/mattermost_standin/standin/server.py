@@ -22,7 +22,16 @@ from pathlib import Path
 
 from . import common
 from .common import LOG
-from .store import AppError, AppStore, LicenseError, ensure_app_schema, parse_license
+from .store import (
+    AppError,
+    AppStore,
+    LicenseError,
+    applied_migrations,
+    ensure_app_schema,
+    is_valid_id,
+    parse_license,
+    schema_version,
+)
 
 DEFAULT_SOCKET = "/var/tmp/mattermost_local.socket"
 
@@ -315,11 +324,14 @@ class App:
             try:
                 conn = common.connect(self.datasource, timeout=3)
                 try:
-                    ensure_app_schema(conn)
+                    recorded = ensure_app_schema(conn)
                     common.ensure_config_schema(conn)
                 finally:
                     conn.close()
                 LOG.info("Pinged the database", datasource=common.redact_dsn(self.datasource))
+                if recorded is None:
+                    LOG.warn("The stand-in has no list of the schema migrations of this version; "
+                             "db_migrations is left as it is", version=common.version())
                 break
             except Exception as exc:  # retried, then fatal
                 if time.monotonic() >= deadline:
@@ -633,7 +645,8 @@ class App:
 
     def r_teams(self, method, match, query, body, headers, session=None):
         if method == "POST":
-            return 201, self.store.create_team(self._json(body)), {}
+            defaults = self.config.get("TeamSettings", {}).get("ExperimentalDefaultChannels") or []
+            return 201, self.store.create_team(self._json(body), defaults), {}
         return 200, self.store.list_teams(), {}
 
     def r_team_search(self, method, match, query, body, headers, session=None):
@@ -649,6 +662,71 @@ class App:
         team_id = match.group(1)
         data = self._json(body)
         return 201, self.store.add_member(team_id, data.get("user_id", "")), {}
+
+    # ------------------------------------------------------------------ channels and posts (local mode)
+    @staticmethod
+    def _invalid_url_param(name):
+        return AppError("Context", "api.context.invalid_url_param.app_error",
+                        f"Invalid or missing {name} parameter in request URL.", 400)
+
+    @staticmethod
+    def _invalid_body_param(name, detail=""):
+        return AppError("Context", "api.context.invalid_body_param.app_error",
+                        f"Invalid or missing {name} in request body.", 400, detail)
+
+    def r_channel_by_name(self, method, match, query, body, headers, session=None):
+        """getChannelByName (api4/channel.go); the local session passes every permission check."""
+        name = urllib.parse.unquote(match.group(2))
+        if not _valid_channel_identifier(name):
+            raise self._invalid_url_param("channel_name")
+        include_deleted = query.get("include_deleted", ["false"])[0].lower() in ("1", "t", "true")
+        return 200, self.store.get_channel_by_name(match.group(1), name, include_deleted), {}
+
+    def r_create_post(self, method, match, query, body, headers, session=None):
+        """localCreatePost (api4/post_local.go): the author is the body's user_id, which must exist."""
+        try:
+            data = json.loads(body or b"null")
+        except ValueError as exc:
+            raise self._invalid_body_param("post", str(exc)) from exc
+        data = {} if data is None else data
+        if not isinstance(data, dict) or not _decodes_as_post(data):
+            raise self._invalid_body_param("post", "the body does not decode as a model.Post")
+        user_id = data.get("user_id") or ""
+        if not is_valid_id(user_id):
+            raise self._invalid_body_param("user_id")
+        self.store.get_user(user_id)
+        # CreatePostAsUser: the channel must exist, the type must not be a system one.
+        try:
+            self.store.get_channel(data.get("channel_id") or "", where="CreatePostAsUser")
+        except AppError as err:
+            raise AppError("CreatePostAsUser", "api.context.invalid_param.app_error",
+                           "Invalid post.channel_id parameter.", 400, err.message) from err
+        if (data.get("type") or "").startswith("system_"):
+            raise AppError("CreatePostAsUser", "api.context.invalid_param.app_error", "Invalid post.type parameter.",
+                           400)
+        post = self.store.create_post(data)
+        post["pending_post_id"] = data.get("pending_post_id") or ""  # echoed, not stored
+        LOG.info("Post created", post_id=post["id"], channel_id=post["channel_id"], user_id=post["user_id"])
+        return 201, post, {}
+
+    def r_post(self, method, match, query, body, headers, session=None):
+        """getPost (api4/post.go)."""
+        post_id = match.group(1)
+        if not is_valid_id(post_id):
+            raise self._invalid_url_param("post_id")
+        return 200, self.store.get_post(post_id), {}
+
+    def r_channel_posts(self, method, match, query, body, headers, session=None):
+        """getPostsForChannel (api4/post.go), the plain page form only (README)."""
+        channel_id = match.group(1)
+        if any(key in query for key in ("since", "before", "after")):
+            raise AppError("ServeHTTP", "api.context.404.app_error", "Sorry, we could not find the page.", 404,
+                           "GET /channels/{channel_id}/posts with since, before or after is not imitated")
+        if not is_valid_id(channel_id):
+            raise self._invalid_url_param("channel_id")
+        self.store.get_channel(channel_id)
+        page, per_page = _page_params(query)
+        return 200, self.store.channel_posts(channel_id, page, per_page), {}
 
     def r_license(self, method, match, query, body, headers, session=None):
         raw = body
@@ -765,16 +843,59 @@ def _deep_merge(base, patch):
     return base
 
 
+# model.IsValidChannelIdentifier: 1 to 64 characters of IsValidAlphaNumHyphenUnderscore (lower case).
+_CHANNEL_IDENTIFIER = re.compile(r"^[a-z0-9]+([a-z\-_0-9]+|(__)?)[a-z0-9]*$")
+
+# Go types of the model.Post fields a client sends; a body where one has another type does not decode.
+_POST_FIELD_TYPES = {"id": str, "user_id": str, "channel_id": str, "root_id": str, "original_id": str,
+                     "message": str, "type": str, "hashtags": str, "pending_post_id": str, "props": dict,
+                     "file_ids": list, "create_at": int, "update_at": int, "edit_at": int, "delete_at": int,
+                     "is_pinned": bool, "has_reactions": bool}
+
+
+def _valid_channel_identifier(name):
+    return 1 <= len(name) <= 64 and bool(_CHANNEL_IDENTIFIER.match(name))
+
+
+def _decodes_as_post(data):
+    for key, kind in _POST_FIELD_TYPES.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            return False
+        if kind is not int and not isinstance(value, kind):
+            return False
+    return all(isinstance(f, str) for f in data.get("file_ids") or [])
+
+
+def _page_params(query):
+    """web/params.go: page (default 0) and per_page (default 60, at most 200); bad values take the default."""
+    def number(name, default):
+        try:
+            value = int(query.get(name, [""])[0])
+        except ValueError:
+            return default
+        return default if value < 0 else value
+    return number("page", 0), min(number("per_page", 60), 200)
+
+
+# Path variables as the real routes (api4/api.go) match them; user_id and team_id stay 26 characters
+# (an id of another shape answers 404 where the real server's Require* answers 400, see the README).
+_VARIABLE_PATTERNS = {"user_id": "[a-z0-9]{26}", "team_id": "[a-z0-9]{26}", "post_id": "[A-Za-z0-9]+",
+                      "channel_id": "[A-Za-z0-9]+", "channel_name": "[A-Za-z0-9_-]+"}
+
+
 def _compile(template):
     """An upstream route template (/users/{user_id}/roles) as a regex for the path after /api/v4."""
-    ids = {"user_id", "team_id"}
-    pattern = re.sub(r"\{(\w+)\}", lambda m: "([a-z0-9]{26})" if m.group(1) in ids else "([^/]+)", template)
+    pattern = re.sub(r"\{(\w+)\}", lambda m: "(" + _VARIABLE_PATTERNS.get(m.group(1), "[^/]+") + ")", template)
     return re.compile(pattern)
 
 
 # (template as upstream writes it, methods, handler). Only routes the real local mode registers
-# (api4/*_local.go); tests/integration/standin/test_standin_routes.py checks them against the
-# table in tests/mattermost_standin/reference/mattermost-local-api.md.
+# (api4/*_local.go); tests/integration/standin/test_standin_local_routes.py checks them against
+# section 1 of tests/mattermost_standin/reference/mattermost-local-api.md (its table and its list of
+# other local routes, where the post routes are).
 LOCAL_ROUTE_TEMPLATES = [
     ("/system/ping", ("GET",), App.r_ping),
     ("/config", ("GET", "PUT"), App.r_config),
@@ -792,6 +913,10 @@ LOCAL_ROUTE_TEMPLATES = [
     ("/teams/name/{team_name}", ("GET",), App.r_team_by_name),
     ("/teams/{team_id}", ("GET",), App.r_team),
     ("/teams/{team_id}/members", ("POST",), App.r_team_members),
+    ("/teams/{team_id}/channels/name/{channel_name}", ("GET",), App.r_channel_by_name),
+    ("/posts", ("POST",), App.r_create_post),
+    ("/posts/{post_id}", ("GET",), App.r_post),
+    ("/channels/{channel_id}/posts", ("GET",), App.r_channel_posts),
     ("/license", ("POST",), App.r_license),
 ]
 LOCAL_ROUTES = [(_compile(t), methods, handler, False) for t, methods, handler in LOCAL_ROUTE_TEMPLATES]
@@ -849,6 +974,7 @@ def main(argv=None):
     sub.add_parser("version", help="print the version")
     db = sub.add_parser("db", help="database commands")
     db.add_argument("action", choices=["migrate", "version"])
+    db.add_argument("--all", action="store_true", help="db version: every applied migration")
     args = parser.parse_args(argv)
 
     if args.command == "version":
@@ -857,11 +983,35 @@ def main(argv=None):
               "Build Enterprise Ready: true")
         return 0
     if args.command == "db":
-        app = App(args.config)
-        app.connect_database()
-        print("Database version: standin" if args.action == "version" else "Migrations applied")
-        return 0
+        return _db_command(args)
     return App(args.config).run()
+
+
+def _db_command(args):
+    """mattermost db migrate | version [--all] (cmd/mattermost/commands/db.go).
+
+    Both open the store first, which applies (here: records) the migrations, as sqlstore.New does.
+    """
+    app = App(args.config)
+    app.connect_database()
+    if args.action == "migrate":
+        print("Database successfully migrated")
+        return 0
+    conn = common.connect(app.datasource, timeout=5)
+    try:
+        if args.all:
+            for version, name in applied_migrations(conn):
+                print(f"Varsion: {version}, Name: {name}")  # sic, as db.go prints it
+            return 0
+        version = schema_version(conn)
+    finally:
+        conn.close()
+    if version is None:
+        print("Error: failed to get schema version: unable to select from db_migrations: "
+              "sql: no rows in result set", file=sys.stderr)
+        return 1
+    print(f"Current database schema version is: {version}")
+    return 0
 
 
 if __name__ == "__main__":
