@@ -2,11 +2,19 @@
 """The local lab: the embedded default that `make demo` deploys to.
 
     lab.py up      podman network and systemd containers (app nodes, PostgreSQL writer and
-                   streaming replica), a moto server standing for AWS, the Mattermost release
-                   served over HTTP (the real one when releases.mattermost.com answers, the
-                   tests' stand-in otherwise)
+                   streaming replica), a moto server standing for AWS behind the lab's
+                   controller, the Mattermost release served over HTTP (the real one when
+                   releases.mattermost.com answers, the tests' stand-in otherwise)
     lab.py env     shell exports that point AWS clients at the lab's emulator
-    lab.py down    stop and remove all of it
+    lab.py down    stop and remove all of it, restored clusters and snapshot copies too
+
+AWS clients call the controller (tests/lab/controller.py) on MMHA_LAB_MOTO_PORT (4566): it
+forwards every request to moto on MMHA_LAB_MOTO_BACKEND_PORT (4568) unchanged, and gives the
+emulator's Aurora snapshots and restores a real data plane: a snapshot is a copy of the
+PostgreSQL data (.lab/snapshots/), a cluster restored from it is a container of its own,
+mmha-lab-db-<cluster id>, that answers to the cluster's endpoints (.lab/clusters/). Every
+other Aurora cluster is played by the writer/replica pair. tests/lab/README.md says where
+that still differs from AWS.
 
 A lab that fails while coming up is taken down again before `up` exits: no containers,
 network or emulator processes are left behind. `MMHA_LAB_RELEASE_URL` points the lab at a
@@ -18,11 +26,11 @@ Everything the lab runs listens on the lab network's gateway address, which both
 machine and the containers reach; nothing listens on other interfaces. State lives in
 `.lab/` at the repository root.
 """
-
 import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,7 +49,9 @@ from harness.net import wait_for_port  # noqa: E402
 NETWORK = os.environ.get("MMHA_LAB_NETWORK", "mmha-lab")
 SUBNET = os.environ.get("MMHA_LAB_SUBNET", "10.89.77.0/24")
 GATEWAY = SUBNET.rsplit(".", 1)[0] + ".1"
+# The port every AWS client calls (the controller); moto itself listens on the backend port.
 MOTO_PORT = int(os.environ.get("MMHA_LAB_MOTO_PORT", "4566"))
+MOTO_BACKEND_PORT = int(os.environ.get("MMHA_LAB_MOTO_BACKEND_PORT", "4568"))
 RELEASE_PORT = int(os.environ.get("MMHA_LAB_RELEASE_PORT", "4567"))
 REGION = os.environ.get("MMHA_LAB_REGION", "us-west-1")
 VERSION = os.environ.get("MMHA_LAB_MATTERMOST_VERSION", "11.7.9")
@@ -50,6 +60,9 @@ RELEASE_MIRROR = os.environ.get("MMHA_LAB_RELEASE_URL", "")
 MATTERMOST_GPG_KEY = "https://deb.packages.mattermost.com/pubkey.gpg"
 FIRST_APP_NODE = "mmha-lab-app-01"
 DB_HOSTS = ("mmha-lab-db-writer", "mmha-lab-db-reader")
+DB_IMAGE = "localhost/mattermost-ha-postgres:latest"
+# What the controller made: snapshot copies, restored clusters' state and certificates.
+CONTROLLER_STATE = ("snapshots", "clusters")
 
 
 class LabError(Exception):
@@ -214,8 +227,12 @@ def _up(args):
                                          "lab_tls_dir": str(LAB_DIR / "db-tls"),
                                          "lab_app_count": args.app_count, "lab_state": "present"})
     moto = Path(sys.executable).parent / "moto_server"
-    start_background("moto", [str(moto), "-H", GATEWAY, "-p", str(MOTO_PORT)], MOTO_PORT,
+    start_background("moto", [str(moto), "-H", GATEWAY, "-p", str(MOTO_BACKEND_PORT)], MOTO_BACKEND_PORT,
                      env=dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", MOTO_ACM_VALIDATION_WAIT="0"))
+    start_background("controller", [sys.executable, str(Path(__file__).resolve().parent / "controller.py"),
+                                    "--listen", f"{GATEWAY}:{MOTO_PORT}", "--backend", f"{GATEWAY}:{MOTO_BACKEND_PORT}",
+                                    "--lab-dir", str(LAB_DIR), "--network", NETWORK, "--image", DB_IMAGE], MOTO_PORT,
+                     env=dict(os.environ, CONTAINERS_CONF=lab_env()["CONTAINERS_CONF"]))
     release = prepare_release()
     if release["source"] == "stand-in":
         start_background("release-http", [sys.executable, "-m", "http.server", str(RELEASE_PORT), "--bind", GATEWAY,
@@ -226,8 +243,12 @@ def _up(args):
 
 def down(_args):
     stop_background("release-http")
+    stop_background("controller")
     stop_background("moto")
+    # Removes every mmha-lab-* container: the restored clusters' ones (mmha-lab-db-<id>) too.
     run_playbook("tests/lab/hosts.yml", {"lab_network": NETWORK, "lab_subnet": SUBNET, "lab_state": "absent"})
+    for name in CONTROLLER_STATE:
+        shutil.rmtree(LAB_DIR / name, ignore_errors=True)
     log("down")
 
 

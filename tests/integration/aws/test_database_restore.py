@@ -107,5 +107,8 @@ def test_the_restored_cluster_is_made_like_the_serving_one_and_serves_only_when_
     refused = run(PROVISION, fails=True)
     assert refused.returncode != 0
     assert f"mattermost_ha_db_cluster_identifier names {SERVING}, which does not serve the app nodes" in refused.folded
+    # Moving the serving tag changed no setting of either cluster.
+    for cluster_id in (SERVING, RESTORED):
+        assert rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]["BackupRetentionPeriod"] == 7
     managed = run(PROVISION, mattermost_ha_db_cluster_identifier=RESTORED)
-    assert managed.failed == 0
+    assert managed.changed == 0, managed.output
