@@ -118,4 +118,5 @@ def test_a_bucket_of_another_deployment_is_refused_before_any_change(aws, file_s
 def test_a_run_that_names_nothing_to_restore_is_refused(aws):
     run = run_playbook(RESTORE, "-e", extra(aws), env=aws.env, check=False)
     assert run.returncode != 0
-    assert "set mattermost_ha_file_store_restore_time" in run.folded
+    assert "restores what you name. The file store: mattermost_ha_file_store_restore_time" in run.folded
+    assert "The database: mattermost_ha_db_restore_cluster_identifier" in run.folded
