@@ -2,14 +2,15 @@
 
 The lab (tests/lab/lab.py) is the embedded default: a moto server for AWS, podman systemd
 containers for the app instances and for the Aurora writer and reader. The test runs in
-file order: up, first run, second run with Mitogen (changed=0), state checks, teardown,
-down.
+file order: up, first run, second run with Mitogen (changed=0), state checks, the restore
+drill (docs/backup-restore.md), teardown, down.
 """
 
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import boto3
@@ -126,6 +127,80 @@ def test_the_app_instances_are_in_the_target_group(first_run):
     [group] = elbv2.describe_target_groups(Names=["Mattermost-Targets"])["TargetGroups"]
     targets = elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]
     assert len(targets) == 2
+
+
+SOCKET = "/run/mattermost/mattermost_local.socket"
+DRILL_CLUSTER = "mattermost-db-drill"
+
+
+def local_api(node, method, path, body=None):
+    """(status, JSON) of a request to Mattermost's local-mode socket on a node."""
+    argv = ["curl", "-s", "-w", "\n%{http_code}", "--unix-socket", SOCKET, "-X", method,
+            "-H", "Content-Type: application/json", f"http://localhost/api/v4{path}"]
+    if body is not None:
+        argv += ["-d", json.dumps(body)]
+    out, _, code = podman_exec(node, *argv).rpartition("\n")
+    return int(code), json.loads(out) if out.strip() else None
+
+
+def create_user_and_post(node, name, team_id, channel_id):
+    status, user = local_api(node, "POST", "/users", {"username": name, "email": f"{name}@example.com",
+                                                      "password": "Dr1ll-passw0rd!"})
+    assert status == 201, user
+    status, post = local_api(node, "POST", "/posts", {"channel_id": channel_id, "user_id": user["id"],
+                                                      "message": f"{name} was here"})
+    assert status == 201, post
+    return user["id"], post["id"]
+
+
+def test_restore_drill_brings_back_the_snapshot_and_moves_every_node_onto_it(lab, first_run):
+    """Guide section 13's "test your backup and recovery process", in the lab with real data: data
+    made through Mattermost, a cluster snapshot (the lab controller copies the writer's database),
+    more data, restore.yml into a new cluster and onto it; the first data is back, the later not."""
+    timings = {}
+    started = time.monotonic()
+    node = NODES[0]
+    status, team = local_api(node, "POST", "/teams", {"name": "drill", "display_name": "Drill", "type": "O"})
+    assert status == 201, team
+    status, channel = local_api(node, "GET", f"/teams/{team['id']}/channels/name/town-square")
+    assert status == 200, channel
+    kept_user, kept_post = create_user_and_post(node, "before-snapshot", team["id"], channel["id"])
+    timings["data before"] = time.monotonic() - started
+
+    mark = time.monotonic()
+    rds = client("rds")
+    rds.create_db_cluster_snapshot(DBClusterIdentifier="mattermost-db", DBClusterSnapshotIdentifier="drill-snapshot",
+                                   Tags=[{"Key": "mattermost-ha:deployment", "Value": "Mattermost"}])
+    timings["snapshot"] = time.monotonic() - mark
+    lost_user, lost_post = create_user_and_post(node, "after-snapshot", team["id"], channel["id"])
+
+    mark = time.monotonic()
+    restored = run_playbook("playbooks/restore.yml", *INVENTORY, "-e", json.dumps({
+        "mattermost_ha_db_restore_cluster_identifier": DRILL_CLUSTER,
+        "mattermost_ha_db_restore_snapshot": "drill-snapshot",
+        "mattermost_ha_db_restore_min_rows": {"users": 2, "posts": 1},
+        "mattermost_ha_db_restore_serve": True}), env=lab, mitogen=True)
+    timings["restore.yml (restore, check, serve, rolling restart)"] = time.monotonic() - mark
+    assert "schema version 171, one active configuration" in restored.folded
+    print("restore drill timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
+
+    for each in NODES:
+        ping = json.loads(podman_exec(each, "curl", "-sf", "http://localhost:8065/api/v4/system/ping"))
+        assert ping["status"] == "OK"
+        assert local_api(each, "GET", f"/posts/{kept_post}")[0] == 200
+        assert local_api(each, "GET", f"/users/{kept_user}")[0] == 200
+        assert local_api(each, "GET", f"/posts/{lost_post}")[0] == 404
+        assert local_api(each, "GET", f"/users/{lost_user}")[0] == 404
+        environment = podman_exec(each, "cat", "/opt/mattermost/config/mattermost.environment")
+        assert f"@{DRILL_CLUSTER}.cluster-" in environment
+    # Both nodes are live cluster members in the restored database; the old cluster is kept, tagged.
+    rows = podman_exec(f"mmha-lab-db-{DRILL_CLUSTER}", "runuser", "-u", "postgres", "--", "psql", "-XAt", "-d",
+                       "mattermost", "-c", "SELECT hostname FROM clusterdiscovery WHERE type = 'mattermost_app' AND "
+                       "lastpingat > (extract(epoch FROM now()) * 1000)::bigint - 180000")
+    assert len(set(rows.split())) == 2, rows
+    old = rds.describe_db_clusters(DBClusterIdentifier="mattermost-db")["DBClusters"][0]
+    assert {t["Key"]: t["Value"] for t in old["TagList"]}["mattermost-ha:not-serving"] == \
+        f"retired: serving moved to {DRILL_CLUSTER}"
 
 
 def test_teardown_leaves_nothing_of_the_deployment(lab, first_run):
