@@ -86,6 +86,8 @@ def test_the_restored_cluster_is_made_like_the_serving_one_and_serves_only_when_
         [g["VpcSecurityGroupId"] for g in serving["VpcSecurityGroups"]]
     members = {m["DBInstanceIdentifier"]: m["IsClusterWriter"] for m in new["DBClusterMembers"]}
     assert members == {f"{RESTORED}-1": True, f"{RESTORED}-2": False}
+    zones = [rds.describe_db_instances(DBInstanceIdentifier=i)["DBInstances"][0]["AvailabilityZone"] for i in members]
+    assert len(set(zones)) == 2, zones  # the writer and the reader in different zones, as in the serving cluster
     tags = tags_of(rds, RESTORED)
     assert tags["mattermost-ha:deployment"] == "Mattermost"
     assert tags["mattermost-ha:restored-from"] == "before-the-incident"
