@@ -41,6 +41,8 @@ ANSWERS = {
         ("InvalidParameterValue", r"Unable to assume given IAM role"),
         # EC2 RunInstances with an instance profile made seconds ago (by name or ARN).
         ("InvalidParameterValue", r"Invalid IAM Instance Profile"),
+        # AWS Backup CreateBackupSelection with a service role made seconds ago.
+        ("InvalidParameterValueException", r"cannot be assumed by AWS Backup|is not authorized to call"),
     ],
     # ACM: "it might take several seconds before a new certificate can be described".
     "acm_new_certificate": [("ResourceNotFoundException", None)],

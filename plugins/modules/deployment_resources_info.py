@@ -52,6 +52,8 @@ options:
           - s3_bucket
           - logs_log_group
           - kms_alias
+          - backup_vault
+          - backup_plan
       name:
         description: The name (identifier, alias without C(alias/)) to look for.
         required: true
@@ -136,6 +138,8 @@ NOT_FOUND = {
     "s3_bucket": ["NoSuchBucket", "404"],
     "logs_log_group": ["ResourceNotFoundException"],
     "kms_alias": ["NotFoundException"],
+    "backup_vault": ["ResourceNotFoundException", "AccessDeniedException"],
+    "backup_plan": ["ResourceNotFoundException"],
 }
 
 
@@ -228,6 +232,27 @@ class Finder(AWSResource):
         key = kms.describe_key(KeyId=f"alias/{name}", aws_retry=True)["KeyMetadata"]
         tags = kms.list_resource_tags(KeyId=key["KeyId"], aws_retry=True)["Tags"]
         return f"alias/{name}", key["Arn"], tags_to_dict(tags)
+
+    def backup_tags(self, arn):
+        return self.client("backup").list_tags(ResourceArn=arn, aws_retry=True).get("Tags") or {}
+
+    def backup_vault(self, name):
+        # AWS answers a vault that does not exist with AccessDeniedException, not
+        # ResourceNotFoundException (aws/aws-sdk-js#2625, amazon.aws#1436).
+        found = self.client("backup").describe_backup_vault(BackupVaultName=name, aws_retry=True)
+        return found["BackupVaultName"], found["BackupVaultArn"], self.backup_tags(found["BackupVaultArn"])
+
+    def backup_plan(self, name):
+        # Plans are found by name in the list (deleted ones are not listed); the names of
+        # plans need not be unique, the first one listed is taken.
+        backup = self.client("backup")
+        plans = backup.get_paginator("list_backup_plans").paginate().build_full_result()["BackupPlansList"]
+        found = [p for p in plans if p.get("BackupPlanName") == name]
+        if not found:
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "ResourceNotFoundException", "Message": name}}, "ListBackupPlans"
+            )
+        return name, found[0]["BackupPlanArn"], self.backup_tags(found[0]["BackupPlanArn"])
 
     def read(self):
         """Whether each resource exists and whose it is (a read: never changes anything)."""

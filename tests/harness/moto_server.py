@@ -7,7 +7,6 @@ loopback, so a call that escapes the emulator fails at once instead of reaching 
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -34,10 +33,11 @@ class MotoServer:
             MOTO_IAM_LOAD_MANAGED_POLICIES="true",
             MOTO_ACM_VALIDATION_WAIT=str(self.acm_validation_wait),
         )
-        binary = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+        # moto's server with the AWS Backup calls moto lacks (moto_extended.py).
+        server = [sys.executable, str(Path(__file__).with_name("moto_extended.py"))]
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the server's life
         self.proc = subprocess.Popen(
-            [binary, "-H", "127.0.0.1", "-p", str(self.port)],
+            [*server, "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,

@@ -226,8 +226,10 @@ def _up(args):
     run_playbook("tests/lab/hosts.yml", {"lab_network": NETWORK, "lab_subnet": SUBNET,
                                          "lab_tls_dir": str(LAB_DIR / "db-tls"),
                                          "lab_app_count": args.app_count, "lab_state": "present"})
-    moto = Path(sys.executable).parent / "moto_server"
-    start_background("moto", [str(moto), "-H", GATEWAY, "-p", str(MOTO_BACKEND_PORT)], MOTO_BACKEND_PORT,
+    # moto's server with the AWS Backup calls moto lacks (tests/harness/moto_extended.py).
+    moto = Path(__file__).resolve().parent.parent / "harness" / "moto_extended.py"
+    start_background("moto", [sys.executable, str(moto), "-H", GATEWAY, "-p", str(MOTO_BACKEND_PORT)],
+                     MOTO_BACKEND_PORT,
                      env=dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", MOTO_ACM_VALIDATION_WAIT="0"))
     start_background("controller", [sys.executable, str(Path(__file__).resolve().parent / "controller.py"),
                                     "--listen", f"{GATEWAY}:{MOTO_PORT}", "--backend", f"{GATEWAY}:{MOTO_BACKEND_PORT}",

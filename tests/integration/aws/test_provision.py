@@ -25,6 +25,7 @@ TAG = "mattermost-ha:deployment"
 PUBLIC = ["10.0.0.0/24", "10.0.1.0/24"]
 PRIVATE = ["10.0.2.0/24", "10.0.3.0/24"]
 ZONE = "example.com"
+COPY_REGION = "eu-central-1"
 SITE = EMULATOR_FRONTEND_VARS["mattermost_ha_site_domain"]
 VARS = {
     "mattermost_ha_region": REGION,
@@ -34,6 +35,7 @@ VARS = {
     "mattermost_ha_instance_connect_endpoint": False,
     **EMULATOR_FRONTEND_VARS,
     "mattermost_ha_route53_zone": ZONE,
+    "mattermost_ha_backup_copy_region": COPY_REGION,
 }
 # What teardown.yml needs to find everything (the site domain and zone: certificate and alias).
 TEARDOWN_VARS = {
@@ -41,6 +43,7 @@ TEARDOWN_VARS = {
     "mattermost_ha_name": NAME,
     "mattermost_ha_site_domain": SITE,
     "mattermost_ha_route53_zone": ZONE,
+    "mattermost_ha_backup_copy_region": COPY_REGION,
 }
 # Writes the facts the provisioning roles published (run after provision.yml, in one call).
 PUBLISHED_FACTS = "tests/integration/aws/playbooks/published_facts.yml"
@@ -55,8 +58,8 @@ class Account:
         )
         self.url = server.url
 
-    def client(self, service):
-        return self.session.client(service, endpoint_url=self.url)
+    def client(self, service, region=REGION):
+        return self.session.client(service, endpoint_url=self.url, region_name=region)
 
 
 def tags(resource):
@@ -512,6 +515,45 @@ def test_aurora_writer_and_reader_in_different_azs(deployment):
     assert cluster["ReaderEndpoint"] not in readers
 
 
+def backup_plans(deployment):
+    backup = deployment.client("backup")
+    listed = backup.list_backup_plans()["BackupPlansList"]
+    return [backup.get_backup_plan(BackupPlanId=p["BackupPlanId"]) for p in listed]
+
+
+def test_backup_plan_backs_up_the_cluster_and_bucket_daily_and_copies_them_to_the_copy_region(deployment):
+    backup, copy = deployment.client("backup"), deployment.client("backup", COPY_REGION)
+    vault = backup.describe_backup_vault(BackupVaultName="Mattermost-backup")
+    copy_vault = copy.describe_backup_vault(BackupVaultName="Mattermost-backup")
+    for client, found in ((backup, vault), (copy, copy_vault)):
+        assert client.list_tags(ResourceArn=found["BackupVaultArn"])["Tags"][TAG] == NAME
+    assert copy_vault["BackupVaultArn"].split(":")[3] == COPY_REGION
+    [plan] = backup_plans(deployment)
+    assert backup.list_tags(ResourceArn=plan["BackupPlanArn"])["Tags"] == {
+        TAG: NAME, "Environment": "test", "Name": "Mattermost-backup"}
+    [rule] = plan["BackupPlan"]["Rules"]
+    assert rule["TargetBackupVaultName"] == "Mattermost-backup"
+    assert rule["ScheduleExpression"] == "cron(30 4 ? * * *)"
+    assert (rule["StartWindowMinutes"], rule["CompletionWindowMinutes"]) == (60, 1440)
+    assert rule["Lifecycle"] == {"DeleteAfterDays": 7}
+    assert rule["CopyActions"] == [{"DestinationBackupVaultArn": copy_vault["BackupVaultArn"],
+                                    "Lifecycle": {"DeleteAfterDays": 35}}]
+    # The selection names exactly the serving cluster and the file-store bucket, with the role
+    # AWS Backup assumes (trusted by AWS Backup of this account only, AWS's backup policies).
+    [listed] = backup.list_backup_selections(BackupPlanId=plan["BackupPlanId"])["BackupSelectionsList"]
+    selection = backup.get_backup_selection(BackupPlanId=plan["BackupPlanId"], SelectionId=listed["SelectionId"])
+    cluster = deployment.client("rds").describe_db_clusters(DBClusterIdentifier="mattermost-db")["DBClusters"][0]
+    assert selection["BackupSelection"]["Resources"] == [cluster["DBClusterArn"], f"arn:aws:s3:::{deployment.bucket}"]
+    role = deployment.client("iam").get_role(RoleName="Mattermost-Backup-Role")["Role"]
+    assert selection["BackupSelection"]["IamRoleArn"] == role["Arn"]
+    statement = role["AssumeRolePolicyDocument"]["Statement"]
+    assert [(s["Principal"], s["Condition"]) for s in statement] == [
+        ({"Service": "backup.amazonaws.com"}, {"StringEquals": {"aws:SourceAccount": deployment.account_id}})]
+    attached = deployment.client("iam").list_attached_role_policies(RoleName="Mattermost-Backup-Role")
+    assert sorted(p["PolicyName"] for p in attached["AttachedPolicies"]) == [
+        "AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForS3Backup"]
+
+
 def test_app_instances(deployment):
     ec2 = deployment.client("ec2")
     instances = app_instances(deployment)
@@ -638,6 +680,10 @@ def test_teardown_leaves_nothing(deployment):
     assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("Mattermost-")] == []
     assert iam.list_instance_profiles()["InstanceProfiles"] == []
     assert deployment.client("logs").describe_log_groups(logGroupNamePrefix="/mattermost-ha/")["logGroups"] == []
+    # The backup plan and both (empty) vaults are gone, in both regions.
+    assert backup_plans(deployment) == []
+    for region in (REGION, COPY_REGION):
+        assert deployment.client("backup", region).list_backup_vaults()["BackupVaultList"] == []
     # The front end (load balancer, instances, Aurora, certificate) went first.
     elbv2, rds = deployment.client("elbv2"), deployment.client("rds")
     assert elbv2.describe_load_balancers()["LoadBalancers"] == []

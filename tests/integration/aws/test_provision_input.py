@@ -121,8 +121,18 @@ def test_bad_input_fails_before_any_change(aws, bad, variable, detail):
         # us-west-1's zones do not offer this type (nor does any zone).
         ({"mattermost_ha_app_instance_type": "x9.huge"},
          "mattermost_ha_app_instance_type x9.huge is not offered in us-west-1a, us-west-1b"),
+        # A copy in the deployment's own region survives no loss of the region.
+        ({"mattermost_ha_backup_copy_region": "us-west-1"},
+         "mattermost_ha_backup_copy_region (us-west-1) is mattermost_ha_region, the region of the deployment"),
+        ({"mattermost_ha_backup_copy_region": "Frankfurt"},
+         "mattermost_ha_backup_copy_region (Frankfurt) must be an AWS region name"),
+        ({"mattermost_ha_backup_copy_region": "eu-central-1", "mattermost_ha_backup_schedule": "daily"},
+         "mattermost_ha_backup_schedule (daily) must be an AWS Backup cron expression"),
+        ({"mattermost_ha_backup_copy_region": "eu-central-1", "mattermost_ha_backup_completion_window_minutes": 90},
+         "mattermost_ha_backup_completion_window_minutes (90) must be at least 60 minutes more"),
     ],
-    ids=["instance-type-not-offered"],
+    ids=["instance-type-not-offered", "backup-copy-in-own-region", "backup-copy-region-not-a-region",
+         "backup-schedule-not-cron", "backup-completion-window-too-short"],
 )
 def test_input_aws_or_the_region_would_refuse_fails_in_validation(aws, bad, expected):
     run = run_playbook("playbooks/provision.yml", "-e", json.dumps({**BASE, **bad}), env=aws.env, check=False)
@@ -177,6 +187,18 @@ def test_a_bucket_of_the_file_store_name_owned_by_no_deployment_is_refused(aws):
     assert f"mattermost_ha_file_store_bucket ({bucket}" in failure
     assert f"s3 bucket {bucket} has no mattermost-ha:deployment tag" in failure
     assert [b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]] == [bucket]
+
+
+def test_a_backup_vault_of_the_deployment_name_made_by_hand_in_the_copy_region_is_refused(aws):
+    aws.client("backup", "eu-central-1").create_backup_vault(BackupVaultName="Mattermost-backup")
+    run = run_playbook("playbooks/provision.yml", "-e", json.dumps(
+        {**BASE, "mattermost_ha_backup_copy_region": "eu-central-1"}), env=aws.env, check=False)
+    task, failure = first_failure_of(run)
+    assert task == "mattermost_ha.aws.aws_backup : Check that no other owner uses the backup names", run.output
+    assert "backup vault Mattermost-backup has no mattermost-ha:deployment tag" in failure
+    assert "(in eu-central-1)" in failure
+    nothing_created(aws)
+    assert aws.client("backup").list_backup_plans()["BackupPlansList"] == []
 
 
 def test_long_names_in_long_regions_get_distinct_bucket_names(aws):
