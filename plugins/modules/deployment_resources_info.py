@@ -54,6 +54,7 @@ options:
           - kms_alias
           - backup_vault
           - backup_plan
+          - sns_topic
       name:
         description: The name (identifier, alias without C(alias/)) to look for.
         required: true
@@ -140,6 +141,7 @@ NOT_FOUND = {
     "kms_alias": ["NotFoundException"],
     "backup_vault": ["ResourceNotFoundException", "AccessDeniedException"],
     "backup_plan": ["ResourceNotFoundException"],
+    "sns_topic": ["NotFound"],
 }
 
 
@@ -253,6 +255,15 @@ class Finder(AWSResource):
                 {"Error": {"Code": "ResourceNotFoundException", "Message": name}}, "ListBackupPlans"
             )
         return name, found[0]["BackupPlanArn"], self.backup_tags(found[0]["BackupPlanArn"])
+
+    def sns_topic(self, name):
+        sns = self.client("sns")
+        topics = sns.get_paginator("list_topics").paginate().build_full_result()["Topics"]
+        found = [t["TopicArn"] for t in topics if t["TopicArn"].rsplit(":", 1)[-1] == name]
+        if not found:
+            raise botocore.exceptions.ClientError({"Error": {"Code": "NotFound", "Message": name}}, "ListTopics")
+        tags = sns.list_tags_for_resource(ResourceArn=found[0], aws_retry=True).get("Tags", [])
+        return name, found[0], tags_to_dict(tags)
 
     def read(self):
         """Whether each resource exists and whose it is (a read: never changes anything)."""

@@ -554,6 +554,60 @@ def test_backup_plan_backs_up_the_cluster_and_bucket_daily_and_copies_them_to_th
         "AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForS3Backup"]
 
 
+def alarms(deployment):
+    found = deployment.client("cloudwatch").describe_alarms(AlarmNamePrefix=f"{NAME}-")["MetricAlarms"]
+    return {a["AlarmName"]: a for a in found}
+
+
+def app_alarm_names(instance_ids):
+    return {f"{NAME}-app-{i}-{check}" for i in instance_ids for check in ("system-check", "instance-check")}
+
+
+def test_alarms_watch_the_load_balancer_aurora_and_each_app_instance_and_notify_the_topic(deployment):
+    topic = f"arn:aws:sns:{REGION}:{deployment.account_id}:{NAME}-alarms"
+    sns = deployment.client("sns")
+    assert tags({"Tags": sns.list_tags_for_resource(ResourceArn=topic)["Tags"]})[TAG] == NAME
+    found = alarms(deployment)
+    balancer = deployment.client("elbv2").describe_load_balancers(Names=[f"{NAME}-ALB"])["LoadBalancers"][0]
+    lb = balancer["LoadBalancerArn"].split(":loadbalancer/")[1]
+    group = deployment.published["target_group_arn"].rsplit(":", 1)[1]
+    members = deployment.client("rds").describe_db_clusters(DBClusterIdentifier="mattermost-db")["DBClusters"][0][
+        "DBClusterMembers"]
+    writer = [m["DBInstanceIdentifier"] for m in members if m["IsClusterWriter"]]
+    readers = [m["DBInstanceIdentifier"] for m in members if not m["IsClusterWriter"]]
+    assert (writer, readers) == (["mattermost-db-1"], ["mattermost-db-2"])
+    instances = [i["InstanceId"] for i in app_instances(deployment)]
+    assert set(found) == (
+        {f"{NAME}-{a}" for a in ("alb-5xx", "target-5xx", "latency-p99", "unhealthy-hosts", "no-healthy-hosts")}
+        | {f"{NAME}-db-{db}-{a}" for db in writer + readers for a in ("cpu", "freeable-memory", "connections")}
+        | {f"{NAME}-db-{db}-replica-lag" for db in readers}
+        | app_alarm_names(instances))
+    for alarm in found.values():
+        assert alarm["OKActions"] == [topic]
+        assert alarm["AlarmActions"][-1] == topic
+    shape = {name: (a["Namespace"], a["MetricName"], a.get("Statistic") or a.get("ExtendedStatistic"),
+                    {d["Name"]: d["Value"] for d in a["Dimensions"]}, a["Period"], a["EvaluationPeriods"],
+                    a["ComparisonOperator"], a["Threshold"]) for name, a in found.items()}
+    assert shape[f"{NAME}-alb-5xx"] == ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum", {"LoadBalancer": lb},
+                                        300, 1, "GreaterThanOrEqualToThreshold", 10.0)
+    assert shape[f"{NAME}-latency-p99"] == ("AWS/ApplicationELB", "TargetResponseTime", "p99", {"LoadBalancer": lb},
+                                            300, 2, "GreaterThanThreshold", 2.0)
+    assert shape[f"{NAME}-unhealthy-hosts"] == (
+        "AWS/ApplicationELB", "UnHealthyHostCount", "Maximum", {"TargetGroup": group, "LoadBalancer": lb}, 60, 2,
+        "GreaterThanOrEqualToThreshold", 1.0)
+    assert shape[f"{NAME}-db-mattermost-db-2-replica-lag"] == (
+        "AWS/RDS", "AuroraReplicaLag", "Maximum", {"DBInstanceIdentifier": "mattermost-db-2"}, 60, 3,
+        "GreaterThanThreshold", 1000.0)
+    assert shape[f"{NAME}-db-mattermost-db-1-freeable-memory"][-2:] == ("LessThanThreshold", 512.0 * 1048576)
+    for instance in instances:
+        system = found[f"{NAME}-app-{instance}-system-check"]
+        assert shape[system["AlarmName"]][:4] == (
+            "AWS/EC2", "StatusCheckFailed_System", "Maximum", {"InstanceId": instance})
+        # EC2 automatic recovery on the system check; the instance check only notifies.
+        assert system["AlarmActions"] == [f"arn:aws:automate:{REGION}:ec2:recover", topic]
+        assert found[f"{NAME}-app-{instance}-instance-check"]["AlarmActions"] == [topic]
+
+
 def test_app_instances(deployment):
     ec2 = deployment.client("ec2")
     instances = app_instances(deployment)
@@ -605,6 +659,8 @@ def test_scale_down_deregisters_and_terminates(deployment):
     assert [tags(i)["Name"] for i in after] == ["Mattermost-App-01"]
     assert registered(deployment) == [(after[0]["InstanceId"], 8065)]
     gone = before[1]["InstanceId"]
+    # The alarms of the instance that is gone went with it.
+    assert {n for n in alarms(deployment) if "-app-" in n} == app_alarm_names([after[0]["InstanceId"]])
     state = deployment.client("ec2").describe_instances(InstanceIds=[gone])["Reservations"][0]["Instances"][0]["State"]
     assert state["Name"] in ("shutting-down", "terminated")
 
@@ -616,6 +672,7 @@ def test_scale_up_again_spreads_over_the_zones(deployment):
     private = subnet_ids(deployment, "private")
     assert [i["SubnetId"] for i in instances] == [private[0], private[1], private[0]]
     assert registered(deployment) == sorted((i["InstanceId"], 8065) for i in instances)
+    assert {n for n in alarms(deployment) if "-app-" in n} == app_alarm_names(i["InstanceId"] for i in instances)
 
 
 @pytest.mark.parametrize("confirmation", [None, "mattermost", "Other"])
@@ -680,6 +737,8 @@ def test_teardown_leaves_nothing(deployment):
     assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("Mattermost-")] == []
     assert iam.list_instance_profiles()["InstanceProfiles"] == []
     assert deployment.client("logs").describe_log_groups(logGroupNamePrefix="/mattermost-ha/")["logGroups"] == []
+    assert alarms(deployment) == {}
+    assert deployment.client("sns").list_topics()["Topics"] == []
     # The backup plan and both (empty) vaults are gone, in both regions.
     assert backup_plans(deployment) == []
     for region in (REGION, COPY_REGION):

@@ -46,6 +46,8 @@ def nothing_created(aws):
     assert aws.client("elbv2").describe_target_groups()["TargetGroups"] == []
     assert aws.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
     assert ec2.describe_instances()["Reservations"] == []
+    assert aws.client("sns").list_topics()["Topics"] == []
+    assert aws.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
 
 
 def first_failure_of(run):
@@ -130,9 +132,13 @@ def test_bad_input_fails_before_any_change(aws, bad, variable, detail):
          "mattermost_ha_backup_schedule (daily) must be an AWS Backup cron expression"),
         ({"mattermost_ha_backup_copy_region": "eu-central-1", "mattermost_ha_backup_completion_window_minutes": 90},
          "mattermost_ha_backup_completion_window_minutes (90) must be at least 60 minutes more"),
+        ({"mattermost_ha_alarm_subscriptions": [{"protocol": "pigeon", "endpoint": "roof"}]},
+         "mattermost_ha_alarm_subscriptions must be a list of {protocol, endpoint}"),
+        ({"mattermost_ha_alarm_db_cpu_percent": -5}, "mattermost_ha_alarm_db_cpu_percent (-5"),
     ],
     ids=["instance-type-not-offered", "backup-copy-in-own-region", "backup-copy-region-not-a-region",
-         "backup-schedule-not-cron", "backup-completion-window-too-short"],
+         "backup-schedule-not-cron", "backup-completion-window-too-short", "alarm-subscription-bad-protocol",
+         "alarm-threshold-negative"],
 )
 def test_input_aws_or_the_region_would_refuse_fails_in_validation(aws, bad, expected):
     run = run_playbook("playbooks/provision.yml", "-e", json.dumps({**BASE, **bad}), env=aws.env, check=False)
