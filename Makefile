@@ -18,6 +18,7 @@ STRATEGY_ENV = $(if $(filter 1,$(MITOGEN)),ANSIBLE_STRATEGY=mitogen_linear ANSIB
 # Two xdist workers: the container tests in one, the emulator-only files in the other
 # (tests/conftest.py schedules whole files). `make pytest PYTEST_WORKERS=0` runs serially.
 PYTEST_WORKERS ?= 2
+VENDORED_COLLECTIONS := $(wildcard vendor/collections/*.tar.gz)
 
 # podman's CNI backend (tests/images/containers.conf selects it) resolves container names on a
 # network only with the dnsname plugin; --no-install-recommends would not bring it.
@@ -42,10 +43,17 @@ system-packages: .stamps/apt
 	@mkdir -p .stamps && touch $@
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt $(VENDORED_COLLECTIONS)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements.txt
+	# Collections the `ansible` bundle lacks (prometheus.prometheus), from the pinned copies in
+	# vendor/collections (Galaxy cannot be reached here; vendor/README.md): installed beside
+	# the bundled ones, so ansible, Molecule and ansible-test find them the same way.
+	ANSIBLE_CONFIG=$(CURDIR)/tests/sanity/empty.cfg ANSIBLE_GALAXY_COLLECTIONS_PATH_WARNING=false \
+	  $(VENV)/bin/ansible-galaxy collection install --offline --no-deps \
+	  --force -p "$$($(VENV)/bin/python -c 'import ansible_collections, os; print(os.path.dirname(list(ansible_collections.__path__)[0]))')" \
+	  $(VENDORED_COLLECTIONS) >/dev/null
 	touch $@
 
 # Build (or find cached) the images, then prove that containers on a fresh network resolve
@@ -89,7 +97,7 @@ sanity: build
 	ANSIBLE_CONFIG=$(CURDIR)/tests/sanity/empty.cfg ansible-galaxy collection install --offline -p .build/install .build/mattermost_ha-aws-*.tar.gz
 	# ansible-test finds dependencies only beside the collection: link the bundled ones.
 	site=$$(python -c 'import ansible_collections; print(list(ansible_collections.__path__)[0])'); \
-	  for ns in amazon community containers ansible; do ln -sfn "$$site/$$ns" .build/install/ansible_collections/$$ns; done
+	  for ns in amazon community containers ansible prometheus; do ln -sfn "$$site/$$ns" .build/install/ansible_collections/$$ns; done
 	python tests/sanity/offline_get_pip.py --cache
 	cd .build/install/ansible_collections/mattermost_ha/aws && git init -q . && git add -A && \
 	  ANSIBLE_CONFIG=$(CURDIR)/tests/sanity/empty.cfg ansible-test sanity --python 3.11 --requirements --color no

@@ -41,7 +41,9 @@ description:
   - Sets per host C(mattermost_ha_instance_id), C(mattermost_ha_availability_zone),
     C(mattermost_ha_private_ip), C(mattermost_ha_private_dns_name), C(mattermost_ha_instance_type),
     C(mattermost_ha_instance_tags) and the connection variables chosen by O(connection).
-  - Instances whose C(mattermost-ha:role) tag is set to something other than C(app) are left out.
+  - The instance tagged C(mattermost-ha:role=monitoring) (the monitoring node C(provision.yml) launches) goes
+    in the group C(mattermost_monitoring) instead, with the same host variables. Instances whose
+    C(mattermost-ha:role) tag is set to anything else are left out.
   - Aurora clusters tagged C(mattermost-ha:not-serving) are left out - a cluster restored by
     C(playbooks/restore.yml) that the app nodes have not been moved onto, or the one they were moved
     off (docs/backup-restore.md).
@@ -232,6 +234,9 @@ PURPOSE_TAG = "mattermost-ha:purpose"
 SITE_URL_TAG = "mattermost-ha:site-url"
 NOT_SERVING_TAG = "mattermost-ha:not-serving"
 APP_GROUP = "mattermost_app"
+MONITORING_GROUP = "mattermost_monitoring"
+# mattermost-ha:role tag -> inventory group (an instance without the tag is an app node).
+ROLE_GROUPS = {"app": APP_GROUP, "monitoring": MONITORING_GROUP}
 
 # Hostname preferences other than tag:<key>, and the instance record field each reads.
 HOSTNAME_FIELDS = {
@@ -266,9 +271,9 @@ def instance_record(instance, region):
     }
 
 
-def is_app_instance(record):
-    """App instances carry mattermost-ha:role=app; an instance without the role tag counts as one."""
-    return record["tags"].get(ROLE_TAG, "app") == "app"
+def instance_group(record):
+    """mattermost_app for role app (or no role tag), mattermost_monitoring for monitoring, else None."""
+    return ROLE_GROUPS.get(record["tags"].get(ROLE_TAG, "app"))
 
 
 def hostname_candidates(record, preferences):
@@ -528,7 +533,7 @@ class InventoryModule(AWSInventoryBase):
                 self.fail_aws(f"Failed to describe the instances of {deployment} in {region}", exception=e)
             for reservation in reservations:
                 records.extend(instance_record(i, region) for i in reservation["Instances"])
-        return sorted((r for r in records if is_app_instance(r)), key=lambda r: r["instance_id"])
+        return sorted((r for r in records if instance_group(r)), key=lambda r: r["instance_id"])
 
     def _deployment_vpc(self, deployment, regions):
         """(VPC ID, region) of the deployment: O(vpc_id), else the one VPC tagged with the deployment."""
@@ -681,14 +686,17 @@ class InventoryModule(AWSInventoryBase):
     def _populate(self, results):
         strict = self.get_option("strict")
         self.inventory.add_group(APP_GROUP)
+        self.inventory.add_group(MONITORING_GROUP)
 
         names = assign_hostnames(results["instances"], self.get_option("hostnames"))
         for record in results["instances"]:
             name = names[record["instance_id"]]
-            self.inventory.add_host(name, group=APP_GROUP)
-            zone_group = self.inventory.add_group(az_group_name(record["availability_zone"]))
-            self.inventory.add_child(APP_GROUP, zone_group)
-            self.inventory.add_host(name, group=zone_group)
+            group = instance_group(record)
+            self.inventory.add_host(name, group=group)
+            if group == APP_GROUP:
+                zone_group = self.inventory.add_group(az_group_name(record["availability_zone"]))
+                self.inventory.add_child(APP_GROUP, zone_group)
+                self.inventory.add_host(name, group=zone_group)
 
             # The deployment's variables are set on every host, not on the group: variables an
             # inventory source sets on a group lose to group_vars files, on a host they win.

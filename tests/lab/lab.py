@@ -4,7 +4,9 @@
     lab.py up      podman network and systemd containers (app nodes, PostgreSQL writer and
                    streaming replica), a moto server standing for AWS behind the lab's
                    controller, the Mattermost release served over HTTP (the real one when
-                   releases.mattermost.com answers, the tests' stand-in otherwise)
+                   releases.mattermost.com answers, the tests' stand-in otherwise), a
+                   monitoring node, and Prometheus's releases made from Debian's packages
+                   (monitoring_releases.py)
     lab.py env     shell exports that point AWS clients at the lab's emulator
     lab.py down    stop and remove all of it, restored clusters and snapshot copies too
 
@@ -43,6 +45,7 @@ LAB_DIR = Path(os.environ.get("MMHA_LAB_DIR", REPO / ".lab"))
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import monitoring_releases  # noqa: E402
 from db_tls import make_db_certs  # noqa: E402
 from harness.net import wait_for_port  # noqa: E402
 
@@ -223,8 +226,11 @@ def _up(args):
     # The database containers serve certificates of the lab's own CA for their host names; the
     # app nodes check them with sslmode=verify-full (inventories/local: mattermost_ha_db_ssl_ca).
     make_db_certs(LAB_DIR / "db-tls", DB_HOSTS)
+    # Prometheus and its exporters, shaped as their upstream releases from Debian's packages.
+    monitoring_releases.prepare(LAB_DIR, f"http://{GATEWAY}:{RELEASE_PORT}")
     run_playbook("tests/lab/hosts.yml", {"lab_network": NETWORK, "lab_subnet": SUBNET,
                                          "lab_tls_dir": str(LAB_DIR / "db-tls"),
+                                         "lab_release_dir": str(LAB_DIR / "release"), "lab_gateway": GATEWAY,
                                          "lab_app_count": args.app_count, "lab_state": "present"})
     # moto's server with the AWS Backup calls moto lacks (tests/harness/moto_extended.py).
     moto = Path(__file__).resolve().parent.parent / "harness" / "moto_extended.py"
@@ -236,9 +242,8 @@ def _up(args):
                                     "--lab-dir", str(LAB_DIR), "--network", NETWORK, "--image", DB_IMAGE], MOTO_PORT,
                      env=dict(os.environ, CONTAINERS_CONF=lab_env()["CONTAINERS_CONF"]))
     release = prepare_release()
-    if release["source"] == "stand-in":
-        start_background("release-http", [sys.executable, "-m", "http.server", str(RELEASE_PORT), "--bind", GATEWAY,
-                                          "--directory", str(LAB_DIR / "release")], RELEASE_PORT)
+    start_background("release-http", [sys.executable, "-m", "http.server", str(RELEASE_PORT), "--bind", GATEWAY,
+                                      "--directory", str(LAB_DIR / "release")], RELEASE_PORT)
     check_release_download(release)
     log(f"up: emulator http://{GATEWAY}:{MOTO_PORT}, Mattermost {release['version']} ({release['source']})")
 

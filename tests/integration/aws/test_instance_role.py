@@ -49,8 +49,13 @@ def test_ssm_and_cloudwatch_agent_get_scoped_inline_policies_only_while_switched
     assert all(a.startswith("ssmmessages:") for a in ssm["SessionManagerChannels"]["Action"])
     agent = {s["Sid"]: s for s in inline["cloudwatch-agent"]["Statement"]}
     assert agent["AgentMetricsInItsNamespace"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": "CWAgent"}}
-    assert agent["LogsOfThisDeploymentOnly"]["Resource"] == (
-        f"arn:aws:logs:{aws.region}:{account}:log-group:/mattermost-ha/Chat/*")
+    # The two groups aws_node_logs makes, nothing else under the prefix (not the VPC flow logs);
+    # no right to create a group or change its retention.
+    assert agent["TheNodesLogGroupsOnly"]["Resource"] == [
+        f"arn:aws:logs:{aws.region}:{account}:log-group:/mattermost-ha/Chat/{group}:*"
+        for group in ("mattermost", "system")]
+    assert agent["TheNodesLogGroupsOnly"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents",
+                                                        "logs:DescribeLogStreams"]
     again = run(aws, mattermost_ha_instance_ssm=True, mattermost_ha_instance_cloudwatch_agent=True)
     assert again.changed == 0, again.output
     # Switched off again: the policies go.

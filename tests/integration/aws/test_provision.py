@@ -36,6 +36,7 @@ VARS = {
     **EMULATOR_FRONTEND_VARS,
     "mattermost_ha_route53_zone": ZONE,
     "mattermost_ha_backup_copy_region": COPY_REGION,
+    "mattermost_ha_instance_cloudwatch_agent": True,
 }
 # What teardown.yml needs to find everything (the site domain and zone: certificate and alias).
 TEARDOWN_VARS = {
@@ -217,9 +218,10 @@ def test_security_groups_exact_rules(deployment):
     vpc_id = deployment.vpc["VpcId"]
     described = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"]
     groups = {g["GroupName"]: g for g in described}
-    assert set(groups) == {"default", "Mattermost-ALB-SG", "Mattermost-App-SG", "Mattermost-DB-SG"}
-    alb, app, db = (groups[f"Mattermost-{n}-SG"] for n in ("ALB", "App", "DB"))
-    alb_id, app_id = alb["GroupId"], app["GroupId"]
+    assert set(groups) == {"default", "Mattermost-ALB-SG", "Mattermost-App-SG", "Mattermost-DB-SG",
+                           "Mattermost-Monitoring-SG"}
+    alb, app, db, monitoring = (groups[f"Mattermost-{n}-SG"] for n in ("ALB", "App", "DB", "Monitoring"))
+    alb_id, app_id, monitoring_id = alb["GroupId"], app["GroupId"], monitoring["GroupId"]
     assert rules(alb) == {("tcp", 80, 80, "0.0.0.0/0"), ("tcp", 443, 443, "0.0.0.0/0")}
     assert rules(alb, "IpPermissionsEgress") == {("-1", None, None, "0.0.0.0/0")}
     assert rules(db) == {("tcp", 5432, 5432, app_id)}
@@ -229,13 +231,37 @@ def test_security_groups_exact_rules(deployment):
         ("tcp", 8074, 8074, app_id),
         ("udp", 8074, 8074, app_id),
         ("tcp", 22, 22, "203.0.113.0/24"),
+        # The monitoring node: the ping, Mattermost's metrics and node_exporter, nothing else.
+        ("tcp", 8065, 8065, monitoring_id),
+        ("tcp", 8067, 8067, monitoring_id),
+        ("tcp", 9100, 9100, monitoring_id),
     }
     assert rules(app, "IpPermissionsEgress") == {("-1", None, None, "0.0.0.0/0")}
+    # Into the monitoring node: SSH from the admin networks only.
+    assert rules(monitoring) == {("tcp", 22, 22, "203.0.113.0/24")}
     # The VPC's default group allows nothing, in or out.
     assert rules(groups["default"]) == set() and rules(groups["default"], "IpPermissionsEgress") == set()
-    for name in ("ALB", "App", "DB"):
+    for name in ("ALB", "App", "DB", "Monitoring"):
         expected = {"Name": f"Mattermost-{name}-SG", TAG: NAME, "Environment": "test"}
         assert tags(groups[f"Mattermost-{name}-SG"]) == expected
+
+
+def test_the_nodes_log_groups_are_encrypted_with_their_own_key_and_retained(deployment):
+    logs, kms = deployment.client("logs"), deployment.client("kms")
+    groups = {g["logGroupName"]: g for g in logs.describe_log_groups(logGroupNamePrefix=f"/mattermost-ha/{NAME}/")[
+        "logGroups"]}
+    key = kms.describe_key(KeyId=f"alias/{NAME}-node-logs")["KeyMetadata"]
+    for name in (f"/mattermost-ha/{NAME}/mattermost", f"/mattermost-ha/{NAME}/system"):
+        assert groups[name]["retentionInDays"] == 30
+        assert groups[name]["kmsKeyId"] == key["Arn"]
+        assert logs.list_tags_log_group(logGroupName=name)["tags"][TAG] == NAME
+    policy = json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
+    [service] = [s for s in policy["Statement"] if s["Sid"] == "CloudWatchLogsForTheNodesLogGroups"]
+    assert service["Principal"] == {"Service": f"logs.{REGION}.amazonaws.com"}
+    assert service["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"] == [
+        f"arn:aws:logs:{REGION}:{deployment.account_id}:log-group:/mattermost-ha/{NAME}/{g}"
+        for g in ("mattermost", "system")]
+    assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
 
 
 def test_flow_logs_to_encrypted_log_group(deployment):
@@ -322,9 +348,10 @@ def test_instance_role_and_profile(deployment):
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": deployment.account_id}}
     attached = iam.list_attached_role_policies(RoleName="Mattermost-App-Role")["AttachedPolicies"]
     attached = {p["PolicyArn"] for p in attached}
-    # SSM and the CloudWatch agent are off by default: no AWS managed policy (Resource "*").
+    # No AWS managed policy (Resource "*"); SSM is off, the CloudWatch agent on in this deployment.
     assert attached == set()
-    assert iam.list_role_policies(RoleName="Mattermost-App-Role")["PolicyNames"] == ["file-store"]
+    assert sorted(iam.list_role_policies(RoleName="Mattermost-App-Role")["PolicyNames"]) == ["cloudwatch-agent",
+                                                                                           "file-store"]
     inline = iam.get_role_policy(RoleName="Mattermost-App-Role", PolicyName="file-store")["PolicyDocument"]
     resources = {s["Resource"] for s in inline["Statement"]}
     assert resources == {f"arn:aws:s3:::{deployment.bucket}", f"arn:aws:s3:::{deployment.bucket}/*"}
@@ -628,6 +655,26 @@ def test_app_instances(deployment):
         assert (volume["VolumeType"], volume["Size"], volume["Encrypted"]) == ("gp3", 30, True)
 
 
+def test_monitoring_node_is_private_imdsv2_encrypted_and_without_a_role(deployment):
+    ec2 = deployment.client("ec2")
+    reservations = ec2.describe_instances(Filters=[
+        {"Name": f"tag:{TAG}", "Values": [NAME]}, {"Name": "tag:mattermost-ha:role", "Values": ["monitoring"]},
+        {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
+    [instance] = [i for r in reservations for i in r["Instances"]]
+    assert tags(instance)["Name"] == "Mattermost-Monitoring"
+    assert instance["InstanceType"] == "t3.medium"
+    assert instance["SubnetId"] == subnet_ids(deployment, "private")[0]
+    assert instance["ImageId"] == app_instances(deployment)[0]["ImageId"]
+    assert [g["GroupId"] for g in instance["SecurityGroups"]] == [security_group_id(deployment, "Monitoring")]
+    assert instance["MetadataOptions"]["HttpTokens"] == "required"
+    assert instance["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+    assert "IamInstanceProfile" not in instance
+    assert "PublicIpAddress" not in instance
+    root = [m for m in instance["BlockDeviceMappings"] if m["DeviceName"] == instance["RootDeviceName"]]
+    volume = ec2.describe_volumes(VolumeIds=[root[0]["Ebs"]["VolumeId"]])["Volumes"][0]
+    assert (volume["VolumeType"], volume["Size"], volume["Encrypted"]) == ("gp3", 30, True)
+
+
 def test_app_instance_tags_stay_out_of_instance_metadata(deployment):
     # With tags in instance metadata, EC2 refuses tag keys with spaces or "/" (a user tag like
     # "Cost Center" would stop the launch); nothing reads tags from metadata.
@@ -698,6 +745,7 @@ def test_teardown_leaves_nothing(deployment):
         **TEARDOWN_VARS,
         "mattermost_ha_teardown_delete_file_store": True,
         "mattermost_ha_flow_logs_kms_key": False,
+        "mattermost_ha_node_logs_kms_key": False,
         "mattermost_ha_instance_connect_endpoint": False,
         "mattermost_ha_teardown_confirm": NAME,
     }

@@ -48,6 +48,7 @@ def nothing_created(aws):
     assert ec2.describe_instances()["Reservations"] == []
     assert aws.client("sns").list_topics()["Topics"] == []
     assert aws.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    assert aws.client("logs").describe_log_groups()["logGroups"] == []
 
 
 def first_failure_of(run):
@@ -156,9 +157,13 @@ def test_input_aws_or_the_region_would_refuse_fails_in_validation(aws, bad, expe
         ({"mattermost_ha_app_count": 0}, "aws_app_instances", "mattermost_ha_app_count"),
         ({"mattermost_ha_site_domain": "chat_example"}, "aws_certificate", "mattermost_ha_site_domain"),
         ({"mattermost_ha_site_domain": "https://chat.example.com/"}, "aws_certificate", "mattermost_ha_site_domain"),
+        ({"mattermost_ha_monitoring_instance_type": "big"}, "aws_monitoring_instance",
+         "mattermost_ha_monitoring_instance_type"),
+        ({"mattermost_ha_instance_cloudwatch_agent": True, "mattermost_ha_node_logs_retention_days": 10},
+         "aws_node_logs", "mattermost_ha_node_logs_retention_days"),
     ],
     ids=["missing-password", "password-at", "password-space", "password-short", "app-count-0",
-         "domain-no-dot", "domain-url"],
+         "domain-no-dot", "domain-url", "monitoring-instance-type", "node-logs-retention"],
 )
 def test_bad_front_end_input_fails_in_its_role_validation_before_any_change(aws, override, role, variable):
     values = {key: value for key, value in {**BASE, **override}.items() if value is not None}

@@ -67,14 +67,14 @@ def client(aws):
 
 @pytest.fixture
 def demo(aws, client):
-    """The deployment "Demo", plus what must be left out: another deployment, a stopped Demo
-    instance and a Demo instance with another role."""
+    """The deployment "Demo" with its monitoring node, plus what must be left out: another
+    deployment, a stopped Demo instance and a Demo instance with another role."""
     _vpc, subnets = make_network(client, deployment="Demo")
     demo = create_deployment(client, "Demo", subnets=subnets)
     create_deployment(client, "Other", app_count=1, site_url="https://other.example.test")
     ec2 = client("ec2")
     ami = image_id(client)
-    for name, role in (("Demo-App-03", "app"), ("Demo-Bastion", "bastion")):
+    for name, role in (("Demo-App-03", "app"), ("Demo-Bastion", "bastion"), ("Demo-Monitoring", "monitoring")):
         instance = ec2.run_instances(
             ImageId=ami,
             InstanceType="t3.micro",
@@ -140,9 +140,16 @@ def test_discovers_the_deployment(aws, demo, tmp_path):
             f"ProxyCommand=aws ec2-instance-connect open-tunnel --instance-id {instance_id} --region {aws.region}",
         ]
 
+    # The monitoring node in a group of its own, with the same host variables.
+    assert hosts_of(inventory, "mattermost_monitoring") == ["Demo-Monitoring"]
+    monitor = hostvars(inventory, "Demo-Monitoring")
+    assert monitor["mattermost_ha_instance_tags"]["mattermost-ha:role"] == "monitoring"
+    assert monitor["ansible_host"] == monitor["mattermost_ha_instance_id"]
+    assert monitor["mattermost_ha_private_ip"].startswith("10.")
+
     # Nothing of the other deployment, of stopped instances, or of other roles.
     all_hosts = set(inventory["_meta"]["hostvars"])
-    assert all_hosts == {"Demo-App-01", "Demo-App-02"}
+    assert all_hosts == {"Demo-App-01", "Demo-App-02", "Demo-Monitoring"}
 
 
 @pytest.mark.parametrize("mode", ["instance_connect", "ssm", "ssh", "none"])

@@ -6,11 +6,17 @@ file order: up, first run, second run with Mitogen (changed=0), state checks, th
 drill (docs/backup-restore.md), teardown, down.
 """
 
+import http.server
+import itertools
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -129,6 +135,191 @@ def test_the_app_instances_are_in_the_target_group(first_run):
     assert len(targets) == 2
 
 
+PROMETHEUS = "http://10.89.77.1:9090"
+DASHBOARDS = REPO / "roles/monitoring_grafana/files/dashboards"
+ALERTS = {"MattermostNodeDown", "MattermostPingFailing", "NodeExporterDown", "MattermostServerErrors",
+          "MattermostApiLatencyHigh", "MattermostDatabaseConnectionsNearLimit", "HostDiskNearlyFull"}
+# Panels that have no data on the lab, each for a reason of the stand-in (tests/mattermost_standin/README.md):
+# no 5xx answers, no websockets, no gossip requests (NaN quantile), no store timings, no ReplicaLagSettings, no jobs.
+EMPTY_ON_THE_LAB = {"API 5xx ratio", "Connected websockets", "Inter-node request latency (p99)",
+                    "Database store latency (p99)", "Read replica lag", "Running jobs"}
+# inventories/local sets mattermost_ha_alert_webhook_url to this address.
+WEBHOOK = ("10.89.77.1", 4569)
+
+
+def prometheus(path, **params):
+    url = f"{PROMETHEUS}{path}?{urllib.parse.urlencode(params)}" if params else f"{PROMETHEUS}{path}"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        body = json.load(answer)
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+def wait_for(condition, timeout, interval=1.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def targets_by_job():
+    found = {}
+    for target in prometheus("/api/v1/targets")["activeTargets"]:
+        found.setdefault(target["labels"]["job"], {})[target["labels"].get("node")] = target["health"]
+    return found
+
+
+def app_nodes_in_inventory():
+    """The Name tags of the deployment's running app instances (the inventory's host names)."""
+    ec2 = client("ec2")
+    running = ec2.describe_instances(Filters=[
+        {"Name": "tag:mattermost-ha:deployment", "Values": ["Mattermost"]},
+        {"Name": "tag:mattermost-ha:role", "Values": ["app"]},
+        {"Name": "instance-state-name", "Values": ["running"]}])
+    return sorted({t["Key"]: t["Value"] for t in i["Tags"]}["Name"]
+                  for r in running["Reservations"] for i in r["Instances"])
+
+
+def lab_nodes():
+    """The containers of the running app instances (inventories/local maps -NN to mmha-lab-app-NN)."""
+    return ["mmha-lab-app-" + name.rsplit("-", 1)[1] for name in app_nodes_in_inventory()]
+
+
+def test_prometheus_scrapes_every_app_node_its_host_and_its_ping(first_run):
+    names = app_nodes_in_inventory()
+    assert len(names) == 2
+
+    def all_up():
+        jobs = targets_by_job()
+        return all(jobs.get(job, {}).get(name) == "up" for job in ("mattermost", "node", "mattermost_ping")
+                   for name in names) and jobs
+    jobs = wait_for(all_up, 60)
+    assert jobs, targets_by_job()
+    assert {job: sorted(nodes) for job, nodes in jobs.items() if job in ("mattermost", "node", "mattermost_ping")} == \
+        {"mattermost": names, "node": names, "mattermost_ping": names}
+
+
+def test_alert_rules_pass_promtool_and_every_rule_evaluates(first_run):
+    checked = subprocess.run(["podman", "exec", "mmha-lab-monitor", "/usr/local/bin/promtool", "check", "rules",
+                              "/etc/prometheus/rules/ansible_managed.yml"], capture_output=True, text=True,
+                             env=dict(os.environ, CONTAINERS_CONF=str(REPO / "tests/images/containers.conf")))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(ALERTS)} rules found" in checked.stdout
+
+    def evaluated():
+        rules = [r for g in prometheus("/api/v1/rules")["groups"] for r in g["rules"]]
+        return rules if all(r.get("lastEvaluation", "").startswith("20") for r in rules) else None
+    rules = wait_for(evaluated, 30)
+    assert rules
+    assert {r["name"] for r in rules} == ALERTS
+    assert [(r["name"], r["lastError"]) for r in rules if r["health"] != "ok"] == []
+    # Nothing is wrong on the converged lab: no alert fires.
+    assert [a["labels"]["alertname"] for a in prometheus("/api/v1/alerts")["alerts"] if a["state"] == "firing"] == []
+
+
+def test_every_dashboard_query_evaluates_and_the_panels_that_should_have_data_do(first_run):
+    # rate() over 5m needs two samples of each series: the scrape interval is 5 s on the lab.
+    empty, panels = set(), 0
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        dashboard = json.loads(path.read_text())
+        [variable] = dashboard["templating"]["list"]
+        match = re.fullmatch(r"label_values\((.+), (\w+)\)", variable["query"]["query"])
+        values = prometheus(f"/api/v1/label/{match.group(2)}/values", **{"match[]": match.group(1)})
+        assert sorted(values) == app_nodes_in_inventory(), (path.name, values)
+        for panel in dashboard["panels"]:
+            panels += 1
+            has_data = False
+            for target in panel["targets"]:
+                query = target["expr"].replace("$node", ".*")
+                result = prometheus("/api/v1/query", query=query)["result"]
+                has_data |= any(sample["value"][1] not in ("NaN", "+Inf", "-Inf") for sample in result)
+            if not has_data:
+                empty.add(panel["title"])
+    assert panels == 28
+    assert empty == EMPTY_ON_THE_LAB
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    received = []
+
+    def do_POST(self):  # http.server naming
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.received.append((time.monotonic(), json.loads(body)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_node_down_alert_reaches_the_webhook_and_resolves(first_run):
+    """Mattermost stopped on one node: Alertmanager posts MattermostNodeDown for that node to the
+    webhook, then, once it runs again, the same alert resolved."""
+    server = http.server.ThreadingHTTPServer(WEBHOOK, _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    node, name = NODES[0], "Mattermost-App-01"
+
+    def notified(status):
+        return [at for at, body in _Receiver.received for alert in body["alerts"]
+                if alert["labels"].get("alertname") == "MattermostNodeDown" and alert["labels"].get("node") == name
+                and alert["status"] == status]
+    try:
+        stopped = time.monotonic()
+        podman_exec(node, "systemctl", "stop", "mattermost")
+        try:
+            fired = wait_for(lambda: notified("firing"), 120)
+            assert fired, _Receiver.received
+        finally:
+            started = time.monotonic()
+            podman_exec(node, "systemctl", "start", "mattermost")
+        resolved = wait_for(lambda: [at for at in notified("resolved") if at > started], 120)
+        assert resolved, _Receiver.received
+        print(f"node-down alert: fired {fired[0] - stopped:.1f} s after the stop, "
+              f"resolved {resolved[0] - started:.1f} s after the start")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert wait_for(lambda: targets_by_job()["mattermost"][name] == "up", 60)
+
+
+def test_a_node_added_by_scaling_is_scraped_without_any_edit(lab, first_run):
+    """2 -> 3 app nodes: the site.yml run that scales also has Prometheus scrape the new node."""
+    subprocess.run([*LAB, "up", "--app-count", "3"], check=True, cwd=REPO, capture_output=True)
+    started = time.monotonic()
+    run_playbook("site.yml", *INVENTORY, "-e", "mattermost_ha_app_count=3", env=lab, mitogen=True)
+    print(f"site.yml scaling 2 -> 3: {time.monotonic() - started:.1f} s")
+    names = app_nodes_in_inventory()
+    assert len(names) == 3
+    up = wait_for(lambda: all(targets_by_job().get(job, {}).get("Mattermost-App-03") == "up"
+                              for job in ("mattermost", "node", "mattermost_ping")), 60)
+    assert up, targets_by_job()
+
+
+def test_cloudwatch_agent_sends_mattermosts_log_and_the_journal_to_the_deployments_groups(first_run):
+    """The agent cannot be installed here: its configuration, the journal copy and the log groups
+    on the emulator are what the lab checks (roles/cloudwatch_agent/README.md)."""
+    groups = {g["logGroupName"]: g for g in client("logs").describe_log_groups(
+        logGroupNamePrefix="/mattermost-ha/Mattermost/")["logGroups"]}
+    assert groups["/mattermost-ha/Mattermost/mattermost"]["retentionInDays"] == 30
+    assert groups["/mattermost-ha/Mattermost/system"]["retentionInDays"] == 30
+    for node in lab_nodes():  # three after the scaling test
+        config = json.loads(podman_exec(node, "cat",
+                                        "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json"))
+        files = {f["file_path"]: f["log_group_name"] for f in config["logs"]["logs_collected"]["files"]["collect_list"]}
+        assert files == {"/opt/mattermost/logs/mattermost.log": "/mattermost-ha/Mattermost/mattermost",
+                         "/var/log/mattermost-ha/journal.log": "/mattermost-ha/Mattermost/system"}
+        assert set(config["metrics"]["metrics_collected"]) == {"mem", "disk"}
+        assert podman_exec(node, "systemctl", "is-active", "mattermost-ha-journal.service").strip() == "active"
+        # The copy follows the journal: a line logged now is in the file within seconds.
+        marker = f"mmha-journal-probe-{time.time_ns()}"
+        podman_exec(node, "logger", marker)
+        assert wait_for(lambda node=node, marker=marker: marker in podman_exec(
+            node, "cat", "/var/log/mattermost-ha/journal.log"), 15)
+        assert podman_exec(node, "test", "-s", "/opt/mattermost/logs/mattermost.log") == ""
+
+
 SOCKET = "/run/mattermost/mattermost_local.socket"
 DRILL_CLUSTER = "mattermost-db-drill"
 
@@ -169,7 +360,8 @@ def test_restore_drill_brings_back_the_snapshot_and_moves_every_node_onto_it(lab
     more data, restore.yml into a new cluster and onto it; the first data is back, the later not."""
     timings = {}
     started = time.monotonic()
-    node = NODES[0]
+    nodes = lab_nodes()  # three after the scaling test
+    node = nodes[0]
     status, team = local_api(node, "POST", "/teams", {"name": "drill", "display_name": "Drill", "type": "O"})
     assert status == 201, team
     status, channel = local_api(node, "GET", f"/teams/{team['id']}/channels/name/town-square")
@@ -194,7 +386,7 @@ def test_restore_drill_brings_back_the_snapshot_and_moves_every_node_onto_it(lab
     assert "schema version 171, one active configuration" in restored.folded
     print("restore drill timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
 
-    for each in NODES:
+    for each in nodes:
         ping = json.loads(podman_exec(each, "curl", "-sf", "http://localhost:8065/api/v4/system/ping"))
         assert ping["status"] == "OK"
         assert local_api(each, "GET", f"/posts/{kept_post}")[0] == 200
@@ -205,18 +397,18 @@ def test_restore_drill_brings_back_the_snapshot_and_moves_every_node_onto_it(lab
         assert f"@{DRILL_CLUSTER}.cluster-" in environment
     # Each node was restarted once (the readers come with the data source in the environment
     # file), and not while the other was down.
-    restarts = {each: unit_starts_and_stops(each, restore_began - 1) for each in NODES}
+    restarts = {each: unit_starts_and_stops(each, restore_began - 1) for each in nodes}
     for each, events in restarts.items():
         assert [kind for _, kind in events] == ["Stopping", "Started"], (each, events)
         assert "MM_SQLSETTINGS_DATASOURCEREPLICAS=" in podman_exec(
             each, "cat", "/opt/mattermost/config/mattermost.environment")
-    first, second = sorted(restarts.values())
-    assert first[1][0] < second[0][0], restarts
-    # Both nodes are live cluster members in the restored database; the old cluster is kept, tagged.
+    ordered = sorted(restarts.values())
+    assert all(before[1][0] < after[0][0] for before, after in itertools.pairwise(ordered)), restarts
+    # Every node is a live cluster member in the restored database; the old cluster is kept, tagged.
     rows = podman_exec(f"mmha-lab-db-{DRILL_CLUSTER}", "runuser", "-u", "postgres", "--", "psql", "-XAt", "-d",
                        "mattermost", "-c", "SELECT hostname FROM clusterdiscovery WHERE type = 'mattermost_app' AND "
                        "lastpingat > (extract(epoch FROM now()) * 1000)::bigint - 180000")
-    assert len(set(rows.split())) == 2, rows
+    assert len(set(rows.split())) == len(nodes), rows
     old = rds.describe_db_clusters(DBClusterIdentifier="mattermost-db")["DBClusters"][0]
     assert {t["Key"]: t["Value"] for t in old["TagList"]}["mattermost-ha:not-serving"] == \
         f"retired: serving moved to {DRILL_CLUSTER}"

@@ -20,7 +20,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from . import common
+from . import common, metrics
 from .common import LOG
 from .store import (
     AppError,
@@ -203,7 +203,7 @@ class Cluster:
 # --------------------------------------------------------------------------- HTTP
 
 def _json_response(handler, status, body, headers=None):
-    data = json.dumps(body).encode()
+    data = json.dumps(body, separators=(",", ":")).encode()  # compact, as Go's encoding/json writes it
     handler.send_response(status)
     handler.send_header("Content-Type", "application/json")
     handler.send_header("Content-Length", str(len(data)))
@@ -238,7 +238,8 @@ class Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(url.query)
         body = self._body() if self.command in ("POST", "PUT") else b""
-        app.metrics_count(self.command)
+        started = time.monotonic()
+        _ROUTED.handler = None
         try:
             status, payload, headers = app.route(self.command, url.path, query, body, self.headers,
                                                  local=self.server.local)
@@ -248,11 +249,14 @@ class Handler(BaseHTTPRequestHandler):
             LOG.error("Request failed", path=url.path, error=str(exc))
             err = AppError("ServeHTTP", "app.internal.app_error", "Internal error.", 500, str(exc))
             status, payload, headers = 500, err.to_json(), {}
-        if status >= 400:
-            app.metrics_error()
+        app.metrics.observe_request(_ROUTED.handler, self.command, status, time.monotonic() - started)
         _json_response(self, status, payload, headers)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch  # http.server naming
+
+
+# The route the request on this thread matched (its Go handler's name), for mattermost_api_time.
+_ROUTED = threading.local()
 
 
 class TCPServer(ThreadingHTTPServer):
@@ -274,7 +278,7 @@ class MetricsHandler(BaseHTTPRequestHandler):
         if self.path.split("?")[0] != "/metrics":
             self.send_error(404)
             return
-        data = self.server.app.metrics_text().encode()
+        data = self.server.app.metrics.text(self.server.app).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
@@ -304,7 +308,7 @@ class App:
         self.socket_path = None
         self.stop_event = threading.Event()
         self.lock = threading.Lock()
-        self.counters = {"requests": {}, "errors": 0}
+        self.metrics = metrics.Metrics(self.started)
 
     # ------------------------------------------------------------------ start-up
     def connect_database(self):
@@ -416,13 +420,13 @@ class App:
         self.start_metrics()
 
     def start_metrics(self):
-        metrics = self.config.get("MetricsSettings", {})
-        if not metrics.get("Enable") or self.metrics_server:
+        settings = self.config.get("MetricsSettings", {})
+        if not settings.get("Enable") or self.metrics_server:
             return
         if not self.licensed("metrics"):
             LOG.warn("Metrics are enabled but the license does not include them: /metrics is not served")
             return
-        host, port = _split_listen(metrics.get("ListenAddress") or ":8067", 8067)
+        host, port = _split_listen(settings.get("ListenAddress") or ":8067", 8067)
         try:
             server = ThreadingHTTPServer((host, port), MetricsHandler)
         except OSError as exc:
@@ -483,37 +487,6 @@ class App:
         version = common.version()
         return f"{version}.{version}.{self.config_hash}.{'true' if self.license else 'false'}"
 
-    def metrics_count(self, method):
-        with self.lock:
-            self.counters["requests"][method] = self.counters["requests"].get(method, 0) + 1
-
-    def metrics_error(self):
-        with self.lock:
-            self.counters["errors"] += 1
-
-    def metrics_text(self):
-        with self.lock:
-            requests = dict(self.counters["requests"])
-            errors = self.counters["errors"]
-        lines = [
-            "# HELP mattermost_http_requests_total The total number of http API requests.",
-            "# TYPE mattermost_http_requests_total counter",
-            f"mattermost_http_requests_total {sum(requests.values())}",
-            "# HELP mattermost_http_errors_total The total number of http API errors.",
-            "# TYPE mattermost_http_errors_total counter",
-            f"mattermost_http_errors_total {errors}",
-            "# HELP mattermost_db_master_connections_total The total number of connections to the master database.",
-            "# TYPE mattermost_db_master_connections_total gauge",
-            "mattermost_db_master_connections_total 1",
-            "# HELP mattermost_cluster_cluster_enabled Whether clustering is enabled (stand-in metric).",
-            "# TYPE mattermost_cluster_cluster_enabled gauge",
-            f"mattermost_cluster_cluster_enabled {1 if self.cluster else 0}",
-            "# HELP mattermost_process_start_time_seconds Start time of the process since unix epoch in seconds.",
-            "# TYPE mattermost_process_start_time_seconds gauge",
-            f"mattermost_process_start_time_seconds {self.started:.3f}",
-        ]
-        return "\n".join(lines) + "\n"
-
     def filestore_ok(self):
         files = self.config.get("FileSettings", {})
         if files.get("DriverName") == "amazons3":
@@ -542,6 +515,7 @@ class App:
         for pattern, allowed, handler, session_required in routes:
             match = pattern.fullmatch(path[len("/api/v4"):])
             if match and method in allowed:
+                _ROUTED.handler = metrics.handler_name(handler.__name__, method)
                 session = None
                 if session_required:
                     session = self.session_from(headers)

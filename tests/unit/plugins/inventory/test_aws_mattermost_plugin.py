@@ -38,10 +38,11 @@ def test_instance_record_keeps_what_the_inventory_needs():
 
 @pytest.mark.parametrize(
     ("tags", "expected"),
-    [({}, True), ({"mattermost-ha:role": "app"}, True), ({"mattermost-ha:role": "bastion"}, False)],
+    [({}, "mattermost_app"), ({"mattermost-ha:role": "app"}, "mattermost_app"),
+     ({"mattermost-ha:role": "monitoring"}, "mattermost_monitoring"), ({"mattermost-ha:role": "bastion"}, None)],
 )
-def test_only_app_instances(tags, expected):
-    assert plugin.is_app_instance(record(**tags)) is expected
+def test_app_and_monitoring_instances_get_their_group_others_none(tags, expected):
+    assert plugin.instance_group(record(**tags)) == expected
 
 
 def test_hostnames_follow_preferences_and_never_collide():
