@@ -604,11 +604,15 @@ def test_alarms_watch_the_load_balancer_aurora_and_each_app_instance_and_notify_
     readers = [m["DBInstanceIdentifier"] for m in members if not m["IsClusterWriter"]]
     assert (writer, readers) == (["mattermost-db-1"], ["mattermost-db-2"])
     instances = [i["InstanceId"] for i in app_instances(deployment)]
+    [monitor] = monitoring_instances(deployment)
     assert set(found) == (
         {f"{NAME}-{a}" for a in ("alb-5xx", "target-5xx", "latency-p99", "unhealthy-hosts", "no-healthy-hosts")}
         | {f"{NAME}-db-{db}-{a}" for db in writer + readers for a in ("cpu", "freeable-memory", "connections")}
         | {f"{NAME}-db-{db}-replica-lag" for db in readers}
-        | app_alarm_names(instances))
+        | app_alarm_names(instances)
+        | {f"{NAME}-monitoring-{monitor['InstanceId']}-{check}" for check in ("system-check", "instance-check")})
+    # The monitoring node is recovered like an app node.
+    assert found[f"{NAME}-monitoring-{monitor['InstanceId']}-system-check"]["AlarmActions"][0].endswith(":ec2:recover")
     for alarm in found.values():
         assert alarm["OKActions"] == [topic]
         assert alarm["AlarmActions"][-1] == topic
@@ -655,12 +659,16 @@ def test_app_instances(deployment):
         assert (volume["VolumeType"], volume["Size"], volume["Encrypted"]) == ("gp3", 30, True)
 
 
-def test_monitoring_node_is_private_imdsv2_encrypted_and_without_a_role(deployment):
-    ec2 = deployment.client("ec2")
-    reservations = ec2.describe_instances(Filters=[
+def monitoring_instances(deployment):
+    reservations = deployment.client("ec2").describe_instances(Filters=[
         {"Name": f"tag:{TAG}", "Values": [NAME]}, {"Name": "tag:mattermost-ha:role", "Values": ["monitoring"]},
         {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
-    [instance] = [i for r in reservations for i in r["Instances"]]
+    return [i for r in reservations for i in r["Instances"]]
+
+
+def test_monitoring_node_is_private_imdsv2_encrypted_and_without_a_role(deployment):
+    ec2 = deployment.client("ec2")
+    [instance] = monitoring_instances(deployment)
     assert tags(instance)["Name"] == "Mattermost-Monitoring"
     assert instance["InstanceType"] == "t3.medium"
     assert instance["SubnetId"] == subnet_ids(deployment, "private")[0]

@@ -68,6 +68,9 @@ def test_site_converges_on_the_lab(first_run):
     release = json.loads((REPO / ".lab/release/release.json").read_text())
     if release["source"] == "stand-in":
         assert "STAND-IN" in first_run.output
+    # ... and where the monitoring node's Prometheus and Alertmanager answer.
+    assert "prometheus: http://10.89.77.1:9090/" in first_run.output
+    assert "alertmanager: http://10.89.77.1:9093/" in first_run.output
 
 
 def test_second_lab_up_changes_nothing(lab):
