@@ -34,17 +34,24 @@ def test_endpoint_has_its_own_group_and_app_nodes_admit_ssh_only_from_it(aws):
     assert first.changed > 0
 
     groups = groups_in(ec2, vpc_id)
-    assert set(groups) == {"default", "Chat-ALB-SG", "Chat-EIC-SG", "Chat-App-SG", "Chat-DB-SG"}
+    assert set(groups) == {"default", "Chat-ALB-SG", "Chat-EIC-SG", "Chat-App-SG", "Chat-DB-SG", "Chat-Monitoring-SG"}
     eic, app, alb = groups["Chat-EIC-SG"], groups["Chat-App-SG"], groups["Chat-ALB-SG"]
+    monitoring = groups["Chat-Monitoring-SG"]
     assert rules(eic) == set()
     assert rules(eic, "IpPermissionsEgress") == {("tcp", 22, 22, "10.0.0.0/16")}
-    # SSH from the endpoint's group; nothing else from it, and no catch-all between app nodes.
+    # SSH from the endpoint's group; nothing else from it, and no catch-all between app nodes;
+    # the monitoring node's ping, metrics and node_exporter ports.
     assert rules(app) == {
         ("tcp", 8065, 8065, alb["GroupId"]),
         ("tcp", 8074, 8074, app["GroupId"]),
         ("udp", 8074, 8074, app["GroupId"]),
         ("tcp", 22, 22, eic["GroupId"]),
+        ("tcp", 8065, 8065, monitoring["GroupId"]),
+        ("tcp", 8067, 8067, monitoring["GroupId"]),
+        ("tcp", 9100, 9100, monitoring["GroupId"]),
     }
+    # Into the monitoring node: SSH from the endpoint's group, as for the app nodes, nothing else.
+    assert rules(monitoring) == {("tcp", 22, 22, eic["GroupId"])}
 
     second = run_playbook(PLAYBOOK, "-e", extra, env=aws.env)
     assert second.changed == 0, second.recap

@@ -4,6 +4,7 @@ Runs the node image with systemd as PID 1 on the host network (to reach the harn
 installs the release like the manual guide does, and drives it with systemctl and mmctl.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -93,7 +94,7 @@ systemctl start mattermost
 """)
     assert node("systemctl is-active mattermost").stdout.strip() == "active"
     ping = node(f"curl -sS 'http://127.0.0.1:{port}/api/v4/system/ping?get_server_status=true'").stdout
-    assert '"database_status": "OK"' in ping
+    assert json.loads(ping)["database_status"] == "OK"
     assert node(f"stat -c '%U %a' /run/mattermost/mm-{port}.socket").stdout.split() == ["mattermost", "600"]
     # The role's unit: the socket's directory is the service's RuntimeDirectory, 0700.
     assert node("stat -c '%U %a' /run/mattermost").stdout.split() == ["mattermost", "700"]
