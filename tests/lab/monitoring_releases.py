@@ -21,6 +21,7 @@ onto the monitoring node from LAB_DIR/release/debian-alertmanager), and the cons
 hold Debian's README only.
 """
 
+import gzip
 import hashlib
 import json
 import shutil
@@ -115,7 +116,10 @@ def _shape(deb, repo, name, binaries, release_root):
             for directory, source in PROMETHEUS_DIRS.items():
                 shutil.copytree(work / "root" / source, staging / directory)
         partial = tarball.with_suffix(".partial")
-        with tarfile.open(partial, "w:gz", compresslevel=1) as tar:
+        # Byte for byte the same from the same package (gzip's header time too): the roles keep
+        # what they downloaded in a cache on the controller and check it against sha256sums.txt.
+        with open(partial, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as gz, \
+                tarfile.open(fileobj=gz, mode="w") as tar:
             for path in sorted([staging, *staging.rglob("*")]):
                 arcname = str(path.relative_to(work))
                 _add(tar, path, arcname, 0o755 if path.is_dir() or path.name in binaries else 0o644)
