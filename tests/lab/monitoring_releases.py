@@ -24,6 +24,7 @@ hold Debian's README only.
 import gzip
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -126,6 +127,12 @@ def _shape(deb, repo, name, binaries, release_root):
         partial.rename(tarball)
         digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
         (out_dir / "sha256sums.txt").write_text(f"{digest}  {tarball.name}\n")
+        # The files' time is the package's build time, as an upstream release asset's is its upload
+        # time: the roles' download (ansible.builtin.uri with dest) asks If-Modified-Since its cached
+        # copy, and reports a change on every answer but 304.
+        built = (work / "root" / next(iter(binaries.values()))).stat().st_mtime
+        for path in (tarball, out_dir / "sha256sums.txt"):
+            os.utime(path, (built, built))
         return version, tarball
 
 
