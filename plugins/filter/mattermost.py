@@ -3,7 +3,7 @@
 # Copyright: Contributors to the mattermost_ha.aws collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Filters that build the strings Mattermost reads: database DSNs and environment-file lines."""
+"""Filters that build the strings Mattermost reads (database DSNs, environment-file lines) and check version changes."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mattermost_ha.aws.plugins.module_utils.mattermost_config import is_secret_key
+from ansible_collections.mattermost_ha.aws.plugins.module_utils.mattermost_versions import upgrade_refusal
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
@@ -103,10 +104,19 @@ def mattermost_settings_split(settings):
     return {"public": public, "secret": secret}
 
 
+def mattermost_upgrade_refusal(current, target, esr_versions, allow_downgrade=False):
+    """Why a rolling change from the running version to the target must not run; '' when it may."""
+    try:
+        return upgrade_refusal(current, target, esr_versions, allow_downgrade)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "mattermost_dsn": mattermost_dsn,
             "mattermost_env_quote": mattermost_env_quote,
             "mattermost_settings_split": mattermost_settings_split,
+            "mattermost_upgrade_refusal": mattermost_upgrade_refusal,
         }

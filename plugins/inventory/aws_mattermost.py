@@ -20,7 +20,8 @@ description:
     in one group per availability zone, C(mattermost_app_<zone>) (dashes become underscores),
     a child of C(mattermost_app).
   - Discovers from AWS what the node roles need and sets it as variables of every host of
-    C(mattermost_app) - the Aurora cluster writer endpoint and the endpoints of its reader
+    C(mattermost_app) - the Aurora cluster's identifier (C(mattermost_ha_db_cluster_id), which the
+    upgrade's snapshot is taken of), its writer endpoint and the endpoints of its reader
     instances (C(mattermost_ha_db_writer_host), C(mattermost_ha_db_reader_hosts)), the cluster's
     port (C(mattermost_ha_db_endpoint_port)), the site URL and DNS name of the Application Load Balancer
     (C(mattermost_ha_site_url), C(mattermost_ha_alb_dns_name)), the S3 file-store bucket and its
@@ -349,6 +350,7 @@ def database_endpoints(cluster, instances):
         camel_dict_to_snake_dict(cluster), [camel_dict_to_snake_dict(i) for i in instances]
     )
     return {
+        "mattermost_ha_db_cluster_id": cluster.get("DBClusterIdentifier", ""),
         "mattermost_ha_db_writer_host": endpoints["writer_host"],
         "mattermost_ha_db_endpoint_port": endpoints["port"],
         "mattermost_ha_db_reader_hosts": endpoints["reader_hosts"],

@@ -36,6 +36,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -58,6 +59,9 @@ MOTO_BACKEND_PORT = int(os.environ.get("MMHA_LAB_MOTO_BACKEND_PORT", "4568"))
 RELEASE_PORT = int(os.environ.get("MMHA_LAB_RELEASE_PORT", "4567"))
 REGION = os.environ.get("MMHA_LAB_REGION", "us-west-1")
 VERSION = os.environ.get("MMHA_LAB_MATTERMOST_VERSION", "11.7.9")
+# Stand-in releases the upgrade tests move to (with the stand-in only): a good one, and one
+# whose server cannot start (tests/mattermost_standin/README.md).
+UPGRADE_RELEASES = {"11.8.0": None, "11.8.1": "the lab's broken release: it cannot start, by design"}
 RELEASE_SERVER = "https://releases.mattermost.com"
 RELEASE_MIRROR = os.environ.get("MMHA_LAB_RELEASE_URL", "")
 MATTERMOST_GPG_KEY = "https://deb.packages.mattermost.com/pubkey.gpg"
@@ -145,8 +149,10 @@ def release_server_reachable():
 
 
 def _reusable(info):
-    """A release prepared by an earlier `up` (a stand-in built before fingerprints were pinned is rebuilt)."""
-    return info["source"] == "real" or (info["source"] == "stand-in" and "gpg_fingerprint" in info)
+    """A release prepared by an earlier `up` (a stand-in built before fingerprints were pinned, or
+    without the upgrade releases, is rebuilt)."""
+    return info["source"] == "real" or (info["source"] == "stand-in" and "gpg_fingerprint" in info
+                                        and set(info.get("releases", {})) == {VERSION, *UPGRADE_RELEASES})
 
 
 def prepare_release():
@@ -169,13 +175,20 @@ def prepare_release():
         log(f"{RELEASE_SERVER} cannot be reached from this machine: the lab installs the tests' "
             "Mattermost STAND-IN (tests/mattermost_standin), not the real server")
         sys.path.insert(0, str(REPO / "tests/mattermost_standin"))
-        from build_release import build_release, write_test_license
+        from build_release import build_release, make_signing_key, write_test_license
 
-        built = build_release(version=VERSION, out_dir=release_dir)
+        # The lab's release, and the ones the upgrade tests move to, signed by one key.
+        releases = {}
+        with tempfile.TemporaryDirectory(prefix="mmha-lab-gpg-") as gnupghome:
+            make_signing_key(gnupghome)
+            for version, start_failure in {VERSION: None, **UPGRADE_RELEASES}.items():
+                built = build_release(version=version, out_dir=release_dir, gnupghome=gnupghome,
+                                      start_failure=start_failure)
+                releases[version] = {"url": f"http://{GATEWAY}:{RELEASE_PORT}/{built.tarball.name}",
+                                     "checksum": "sha256:" + built.sha256.read_text().split()[0]}
+            subprocess.run(["gpgconf", "--homedir", gnupghome, "--kill", "all"], capture_output=True, check=False)
         write_test_license(release_dir / "lab.mattermost-license")
-        info = {"source": "stand-in", "version": VERSION,
-                "url": f"http://{GATEWAY}:{RELEASE_PORT}/{built.tarball.name}",
-                "checksum": "sha256:" + built.sha256.read_text().split()[0],
+        info = {"source": "stand-in", "version": VERSION, **releases[VERSION], "releases": releases,
                 "gpg_key": f"http://{GATEWAY}:{RELEASE_PORT}/{built.public_key.name}",
                 "gpg_fingerprint": built.fingerprint,
                 "license_file": str(release_dir / "lab.mattermost-license")}

@@ -103,8 +103,13 @@ def make_signing_key(gnupghome):
     return next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
 
 
-def build_release(version=DEFAULT_VERSION, out_dir=".", config_source=None, arch="amd64", gnupghome=None):
+def build_release(version=DEFAULT_VERSION, out_dir=".", config_source=None, arch="amd64", gnupghome=None,
+                  start_failure=None):
     """Write mattermost-<version>-linux-<arch>.tar.gz, .sha256, .sig and the public key into out_dir.
+
+    start_failure: a reason; the server of this release then cannot start (it logs "Failed to start
+    server" with the reason and exits 1 before it listens or tells systemd it is ready), while
+    `mattermost version` and `mattermost db migrate` work. Test equipment for failed upgrades.
 
     config_source: a config.json to package instead of the reference config chosen by version.
     gnupghome: an existing GnuPG home with one secret key to sign with; default a new throw-away key.
@@ -133,6 +138,8 @@ def build_release(version=DEFAULT_VERSION, out_dir=".", config_source=None, arch
         for source in sorted(PACKAGE.glob("*.py")):
             _add_bytes(tar, f"mattermost/bin/_standin/{source.name}", source.read_bytes())
         _add_bytes(tar, "mattermost/bin/_standin/VERSION", f"{version}\n".encode())
+        if start_failure:
+            _add_bytes(tar, "mattermost/bin/_standin/START_FAILURE", f"{start_failure}\n".encode())
         _add_bytes(tar, "mattermost/bin/_standin/default-config.json", defaults)
         _add_bytes(tar, "mattermost/config/config.json", config_bytes, 0o600)
         _add_bytes(tar, "mattermost/client/root.html",

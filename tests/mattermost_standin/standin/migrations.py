@@ -195,6 +195,8 @@ ALL = [(int(number), name) for number, name in (line.split() for line in _NAMES.
 # major.minor -> the versions that release applies (see the module docstring).
 _RELEASES = {
     "11.7": [version for version, _ in ALL if version <= 167 or version == 171],
+    # 168 to 170 came with v11.8 (upgrade notes, as above): a v11.8 database holds 1 to 171.
+    "11.8": [version for version, _ in ALL],
 }
 
 

@@ -34,6 +34,8 @@ from .store import (
 )
 
 DEFAULT_SOCKET = "/var/tmp/mattermost_local.socket"
+# Present only in a release built to fail at start-up (build_release.py start_failure).
+START_FAILURE_FILE = Path(__file__).resolve().parent / "START_FAILURE"
 
 
 def _env_seconds(name, default):
@@ -460,6 +462,10 @@ class App:
         self.connect_database()
         self.load_license()
         self.start_cluster()
+        # A release built with start_failure (build_release.py): the server gets this far, as a
+        # real one that fails late in start-up (a plugin, the HTTP listener), then exits 1 unready.
+        if START_FAILURE_FILE.exists():
+            common.fail("Failed to start server", error=START_FAILURE_FILE.read_text().strip())
         self.start_http()
         LOG.info("Server is started", version=common.version(), node_id=self.node_id)
         self.notify_systemd()

@@ -109,6 +109,7 @@ def test_classify_resources():
 
 def test_database_endpoints_writer_is_the_cluster_endpoint():
     cluster = {
+        "DBClusterIdentifier": "demo-db",
         "Endpoint": "demo-db.cluster-abc.us-east-1.rds.amazonaws.com",
         "Port": 5432,
         "DBClusterMembers": [
@@ -123,6 +124,7 @@ def test_database_endpoints_writer_is_the_cluster_endpoint():
         {"DBInstanceIdentifier": "demo-db-3"},  # still creating: no endpoint yet
     ]
     assert plugin.database_endpoints(cluster, instances) == {
+        "mattermost_ha_db_cluster_id": "demo-db",
         "mattermost_ha_db_writer_host": "demo-db.cluster-abc.us-east-1.rds.amazonaws.com",
         "mattermost_ha_db_endpoint_port": 5432,
         "mattermost_ha_db_reader_hosts": ["demo-db-1.abc.rds.amazonaws.com"],
