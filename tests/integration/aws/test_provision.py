@@ -414,11 +414,13 @@ def test_certificate_is_issued_and_validated_in_route53(deployment):
     assert (record["Name"], record["Value"]) in cnames
 
 
-def test_target_group_port_health_check_and_stickiness(deployment):
+def test_target_group_port_health_check_stickiness_and_draining(deployment):
     group = target_group(deployment)
     assert (group["Protocol"], group["Port"]) == ("HTTP", 8065)
     assert group["VpcId"] == deployment.vpc["VpcId"]
     assert group["HealthCheckPath"] == "/api/v4/system/ping"
+    assert (group["HealthCheckIntervalSeconds"], group["HealthCheckTimeoutSeconds"]) == (10, 5)
+    assert (group["HealthyThresholdCount"], group["UnhealthyThresholdCount"]) == (2, 2)
     assert deployment.published["target_group_arn"] == group["TargetGroupArn"]
     described = deployment.client("elbv2").describe_target_group_attributes(TargetGroupArn=group["TargetGroupArn"])
     attributes = {a["Key"]: a["Value"] for a in described["Attributes"]}
@@ -426,6 +428,7 @@ def test_target_group_port_health_check_and_stickiness(deployment):
     assert attributes["stickiness.type"] == "app_cookie"
     assert attributes["stickiness.app_cookie.cookie_name"] == "MMCSRF"
     assert attributes["stickiness.app_cookie.duration_seconds"] == "43200"
+    assert attributes["deregistration_delay.timeout_seconds"] == "30"
 
 
 def test_alb_is_internet_facing_on_public_subnets_with_secure_attributes(deployment):
@@ -690,8 +693,10 @@ def test_app_instance_tags_stay_out_of_instance_metadata(deployment):
         assert instance["MetadataOptions"]["InstanceMetadataTags"] == "disabled"
 
 
-def test_app_instances_registered_on_8065(deployment):
-    assert registered(deployment) == sorted((i["InstanceId"], 8065) for i in app_instances(deployment))
+def test_app_instances_are_not_in_the_target_group_before_they_serve(deployment):
+    """provision.yml registers nothing: configure.yml registers each node once it serves (the lab checks that)."""
+    assert app_instances(deployment)
+    assert registered(deployment) == []
 
 
 def test_second_run_changes_nothing(deployment):
@@ -709,6 +714,10 @@ def test_check_mode_with_mitogen_on_the_deployment_changes_nothing(deployment):
 # The scaling tests change the deployment: they come after the runs that must change nothing.
 def test_scale_down_deregisters_and_terminates(deployment):
     before = app_instances(deployment)
+    # As configure.yml leaves them: both nodes serve.
+    arn = target_group(deployment)["TargetGroupArn"]
+    deployment.client("elbv2").register_targets(
+        TargetGroupArn=arn, Targets=[{"Id": i["InstanceId"], "Port": 8065} for i in before])
     provision(deployment, mitogen=True, mattermost_ha_app_count=1)
     after = app_instances(deployment)
     assert [tags(i)["Name"] for i in after] == ["Mattermost-App-01"]
@@ -726,7 +735,8 @@ def test_scale_up_again_spreads_over_the_zones(deployment):
     assert [tags(i)["Name"] for i in instances] == ["Mattermost-App-01", "Mattermost-App-02", "Mattermost-App-03"]
     private = subnet_ids(deployment, "private")
     assert [i["SubnetId"] for i in instances] == [private[0], private[1], private[0]]
-    assert registered(deployment) == sorted((i["InstanceId"], 8065) for i in instances)
+    # The new nodes wait for configure.yml; the one that serves stays registered.
+    assert registered(deployment) == [(instances[0]["InstanceId"], 8065)]
     assert {n for n in alarms(deployment) if "-app-" in n} == app_alarm_names(i["InstanceId"] for i in instances)
 
 

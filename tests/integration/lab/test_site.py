@@ -22,6 +22,7 @@ from pathlib import Path
 import boto3
 import pytest
 from harness.ansible import REPO, PlaybookRun, run_playbook
+from harness.traffic import RequestLoop
 
 pytestmark = pytest.mark.slow
 
@@ -415,6 +416,116 @@ def test_restore_drill_brings_back_the_snapshot_and_moves_every_node_onto_it(lab
     old = rds.describe_db_clusters(DBClusterIdentifier="mattermost-db")["DBClusters"][0]
     assert {t["Key"]: t["Value"] for t in old["TagList"]}["mattermost-ha:not-serving"] == \
         f"retired: serving moved to {DRILL_CLUSTER}"
+
+
+# Day 2 (docs/day2.md), on the three nodes the drill left, through the lab's load balancer.
+LOAD_BALANCER = "http://127.0.0.1:8080"
+RUNNING = "11.7.9"
+UPGRADES = {}
+
+
+def linked_release(node):
+    return podman_exec(node, "readlink", "/opt/mattermost").strip()
+
+
+def served_version(node):
+    """The version in the X-Version-Id header of the node's own answer (not through the load balancer)."""
+    headers = podman_exec(node, "curl", "-sf", "-D", "-", "-o", "/dev/null", "http://localhost:8065/api/v4/system/ping")
+    return re.search(r"(?im)^x-version-id: (\d+\.\d+\.\d+)", headers).group(1)
+
+
+def upgrade_snapshots():
+    return {s["DBClusterSnapshotIdentifier"]: {t["Key"]: t["Value"] for t in s.get("TagList", [])}
+            for s in client("rds").describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+            if "-upgrade-" in s["DBClusterSnapshotIdentifier"]}
+
+
+def target_states():
+    elbv2 = client("elbv2")
+    [group] = elbv2.describe_target_groups(Names=["Mattermost-Targets"])["TargetGroups"]
+    health = elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]
+    return sorted(h["TargetHealth"]["State"] for h in health)
+
+
+def test_an_upgrade_that_skips_a_minor_version_is_refused_before_any_snapshot_or_change(lab, first_run):
+    nodes = lab_nodes()
+    before = {node: linked_release(node) for node in nodes}
+    began = time.time()
+    run = run_playbook("playbooks/upgrade.yml", *INVENTORY, "-e", "mattermost_ha_version=11.9.0", env=lab,
+                       mitogen=True, check=False)
+    assert run.returncode != 0
+    assert f"{RUNNING} -> 11.9.0 is more than one minor version" in run.folded
+    assert "upgrade to 11.8.x first" in run.folded
+    assert upgrade_snapshots() == {}
+    assert {node: linked_release(node) for node in nodes} == before
+    for node in nodes:
+        assert podman_exec(node, "sh", "-c", "ls -d /opt/mattermost-* /var/cache/mattermost-ha/*11.9.0* 2>/dev/null || true"
+                           ).split() == [f"/opt/mattermost-{RUNNING}"]
+        assert unit_starts_and_stops(node, began) == []
+
+
+def test_an_upgrade_to_a_release_that_cannot_start_stops_at_the_first_node_with_no_failed_request(lab, first_run):
+    nodes = lab_nodes()
+    others = {node: linked_release(node) for node in nodes[1:]}
+    began = time.time()
+    with RequestLoop(f"{LOAD_BALANCER}/api/v4/system/ping", rate=20) as loop:
+        time.sleep(2)
+        run = run_playbook("playbooks/upgrade.yml", *INVENTORY, "-e", "mattermost_ha_version=11.8.1", env=lab,
+                           check=False)
+        time.sleep(2)
+    UPGRADES["11.8.1 (cannot start)"] = loop.report()
+    assert run.returncode != 0
+    assert "The upgrade to Mattermost 11.8.1 failed on Mattermost-App-01" in run.folded
+    assert f"runs {RUNNING} again and serves; the nodes after it were not touched" in run.folded
+    # The first node serves the previous release again; the others were never stopped.
+    assert linked_release(nodes[0]) == f"/opt/mattermost-{RUNNING}"
+    assert served_version(nodes[0]) == RUNNING
+    assert {node: linked_release(node) for node in nodes[1:]} == others
+    for node in nodes[1:]:
+        assert unit_starts_and_stops(node, began) == [], node
+    assert loop.failures() == [], loop.report()
+    assert loop.versions().keys() == {RUNNING}
+    # The snapshot was taken before the migrations, tagged with both versions; every node serves.
+    assert upgrade_snapshots() == {"mattermost-upgrade-11-7-9-to-11-8-1": {
+        "mattermost-ha:deployment": "Mattermost", "mattermost-ha:upgrade-from": RUNNING,
+        "mattermost-ha:upgrade-to": "11.8.1"}}
+    assert target_states() == ["healthy"] * len(nodes)
+
+
+def test_an_upgrade_to_the_next_minor_version_rolls_node_by_node_with_no_failed_request(lab, first_run):
+    nodes = lab_nodes()
+    began = time.time()
+    with RequestLoop(f"{LOAD_BALANCER}/api/v4/system/ping", rate=20) as loop:
+        time.sleep(2)
+        run = run_playbook("playbooks/upgrade.yml", *INVENTORY, "-e", "mattermost_ha_version=11.8.0", env=lab)
+        time.sleep(2)
+    UPGRADES["11.8.0"] = loop.report()
+    print("requests through the load balancer during the upgrades: " + json.dumps(UPGRADES))
+    assert run.failed == 0
+    assert loop.failures() == [], loop.report()
+    # Both versions answered during the roll, the new one alone at the end.
+    assert loop.versions().keys() == {RUNNING, "11.8.0"}
+    for node in nodes:
+        assert linked_release(node) == "/opt/mattermost-11.8.0"
+        assert served_version(node) == "11.8.0"
+    # One node at a time: each stopped and started once, never two down together.
+    restarts = {node: unit_starts_and_stops(node, began - 1) for node in nodes}
+    for node, events in restarts.items():
+        assert [kind for _, kind in events] == ["Stopping", "Started"], (node, events)
+    ordered = sorted(restarts.values())
+    assert all(before[1][0] < after[0][0] for before, after in itertools.pairwise(ordered)), restarts
+    # 11.8's migrations (168 to 170) ran once, from the first node, before any node switched.
+    applied = podman_exec(f"mmha-lab-db-{DRILL_CLUSTER}", "runuser", "-u", "postgres", "--", "psql", "-XAt", "-d",
+                          "mattermost", "-c", "SELECT version FROM db_migrations WHERE version BETWEEN 168 AND 170")
+    assert applied.split() == ["168", "169", "170"]
+    assert "mattermost-upgrade-11-7-9-to-11-8-0" in upgrade_snapshots()
+    assert target_states() == ["healthy"] * len(nodes)
+
+
+def test_a_second_upgrade_run_changes_nothing(lab, first_run):
+    again = run_playbook("playbooks/upgrade.yml", *INVENTORY, "-e", "mattermost_ha_version=11.8.0", env=lab,
+                         mitogen=True)
+    assert again.changed == 0, again.recap
 
 
 def test_teardown_leaves_nothing_of_the_deployment(lab, first_run):

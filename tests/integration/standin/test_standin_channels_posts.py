@@ -9,7 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from mattermost_standin.fixtures import MattermostProcess, api, configure
+from mattermost_standin.build_release import build_release
+from mattermost_standin.fixtures import MattermostProcess, api, configure, install_release
 
 USER = {"username": "drill", "email": "drill@example.com", "password": "Dr1ll-passw0rd"}
 UNKNOWN_ID = "q" * 26
@@ -166,3 +167,21 @@ def test_db_migrations_hold_the_schema_version(installed, tmp_path, database):
     assert listed[-1] == "Varsion: 1, Name: create_teams" and len(listed) == 167
     run = subprocess.run([*mattermost, "migrate"], cwd=installed, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and "Database successfully migrated\n" in run.stdout
+
+
+def test_a_release_built_to_fail_cannot_start_but_migrates_the_schema_of_its_version(tmp_path, database):
+    """The upgrade tests' broken release (build_release start_failure): its server exits 1 before it
+    listens, while `mattermost db migrate` applies its version's migrations (11.8: 168 to 170 too)."""
+    broken = build_release("11.8.1", tmp_path / "release", start_failure="a reason of the test")
+    installed = install_release(broken, tmp_path / "node")
+    port, _ = configure(installed, tmp_path, database.dsn())
+    run = subprocess.run([sys.executable, str(installed / "bin" / "mattermost"), "db", "migrate"], cwd=installed,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "Database successfully migrated\n" in run.stdout, run.stderr
+    assert database.query("SELECT version FROM db_migrations WHERE version BETWEEN 168 AND 170") == \
+        [(168,), (169,), (170,)]
+    server = MattermostProcess(installed).start(port, wait=False)
+    code, output = server.wait_exit()
+    assert code == 1
+    assert "Failed to start server" in output and "a reason of the test" in output
+    assert "Server is started" not in output

@@ -136,3 +136,9 @@ def test_schema_migrations_of_11_7():
     assert len(versions) == len(set(versions)) == 167
     assert applied[:2] == [(1, "create_teams"), (2, "create_team_members")]
     assert migrations.for_version("10.11.8") is None
+
+
+def test_schema_migrations_of_11_8_add_168_to_170():
+    versions = [version for version, _ in migrations.for_version("11.8.0")]
+    assert set(versions) - {version for version, _ in migrations.for_version("11.7.9")} == {168, 169, 170}
+    assert max(versions) == 171 and 110 not in versions
