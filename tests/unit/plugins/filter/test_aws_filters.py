@@ -91,6 +91,7 @@ def test_a_bucket_name_cannot_be_derived_without_the_account():
 # DescribeDBClusters / DescribeDBInstances answers as boto3 gives them (the inventory plugin);
 # amazon.aws rds_cluster_info / rds_instance_info return them snake_cased (the aws_database role).
 CLUSTER = {
+    "DBClusterIdentifier": "chat-db",
     "Endpoint": "chat-db.cluster-abc.eu-west-1.rds.amazonaws.com",
     "Port": 5432,
     "DBClusterMembers": [
@@ -115,6 +116,7 @@ def test_the_role_and_the_inventory_plugin_compute_the_same_database_endpoints()
         "reader_hosts": ["chat-db-1.abc.rds.amazonaws.com", "chat-db-3.abc.rds.amazonaws.com"],
     }
     assert inventory == {
+        "mattermost_ha_db_cluster_id": "chat-db",
         "mattermost_ha_db_writer_host": role["writer_host"],
         "mattermost_ha_db_endpoint_port": role["port"],
         "mattermost_ha_db_reader_hosts": role["reader_hosts"],
