@@ -459,7 +459,8 @@ def test_an_upgrade_that_skips_a_minor_version_is_refused_before_any_snapshot_or
     assert upgrade_snapshots() == {}
     assert {node: linked_release(node) for node in nodes} == before
     for node in nodes:
-        listed = podman_exec(node, "sh", "-c", "ls -d /opt/mattermost-* /var/cache/mattermost-ha/*11.9.0* 2>/dev/null;:")
+        script = "ls -d /opt/mattermost-* /var/cache/mattermost-ha/*11.9.0* 2>/dev/null; true"
+        listed = podman_exec(node, "sh", "-c", script)
         assert listed.split() == [f"/opt/mattermost-{RUNNING}"]
         assert unit_starts_and_stops(node, began) == []
 
