@@ -72,6 +72,8 @@ def test_site_converges_on_the_lab(first_run):
     # ... and where the monitoring node's Prometheus and Alertmanager answer.
     assert "prometheus: http://10.89.77.1:9090/" in first_run.output
     assert "alertmanager: http://10.89.77.1:9093/" in first_run.output
+    # ... and where the lab's load balancer answers.
+    assert "site_local_url: http://127.0.0.1:8080/" in first_run.output
 
 
 def test_second_lab_up_changes_nothing(lab):
@@ -136,7 +138,10 @@ def test_the_app_instances_are_in_the_target_group(first_run):
     elbv2 = client("elbv2")
     [group] = elbv2.describe_target_groups(Names=["Mattermost-Targets"])["TargetGroups"]
     targets = elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]
-    assert len(targets) == 2
+    # Registered by configure.yml once they served, and healthy by the lab load balancer's own checks.
+    assert sorted((t["Target"]["Port"], t["TargetHealth"]["State"]) for t in targets) == [(8065, "healthy")] * 2
+    with urllib.request.urlopen("http://127.0.0.1:8080/api/v4/system/ping", timeout=10) as answer:
+        assert json.load(answer)["status"] == "OK"
 
 
 PROMETHEUS = "http://10.89.77.1:9090"
