@@ -16,6 +16,8 @@ base_packages=systemd,systemd-sysv,dbus,python3,python3-apt,python3-psycopg2,sud
 declare -A extra=(
   [mattermost-ha-node]=postgresql-client-15,gnupg,tar,gzip,python3-yaml
   [mattermost-ha-postgres]=postgresql-15
+  # The lab's load balancer (tests/lab): HAProxy 2.6 run as the container's command, no systemd.
+  [mattermost-ha-lb]=haproxy
 )
 
 build() {

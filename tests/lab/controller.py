@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""The lab's controller: the emulator's Aurora snapshots and restores on real PostgreSQL.
+"""The lab's controller: real data planes for the emulator's Aurora snapshots and its load balancer.
 
     controller.py --listen HOST:PORT --backend HOST:PORT --lab-dir DIR [--network NAME] [--image IMAGE]
+                  [--target-group-name NAME [--lb-dir DIR] [--lb-container NAME] [--region REGION]]
 
 An HTTP proxy in front of the moto server (tests/lab/lab.py starts both: the controller on
 the port every client uses, moto behind it). Every request goes to moto unchanged and every
 answer comes back unchanged; a few RDS actions (AWS query protocol: a form-encoded body with
-`Action=...`) also act on the lab's PostgreSQL containers, before the answer is sent, so a
-client that has its answer finds the data plane in step:
+`Action=...`) also act on the lab's PostgreSQL containers, and a few ELBv2 and EC2 actions on
+the load balancer (below), before the answer is sent, so a client that has its answer finds
+the data plane in step:
 
 CreateDBClusterSnapshot
     Before moto sees it, a real copy of the cluster's database (`pg_basebackup -Ft -X fetch`
@@ -45,12 +47,39 @@ cluster). What the controller made is written down in LAB_DIR/clusters/<cluster 
 (and the container's certificate next to it), so a restarted controller knows it again.
 The data-plane actions run one at a time (a lock); all other requests are forwarded
 concurrently. Each action is logged on stdout (lab.py: LAB_DIR/controller.log).
+
+The load balancer (with --target-group-name): HAProxy in the container --lb-container, whose
+configuration (haproxy.cfg) and admin runtime API socket (admin.sock) are in --lb-dir, serves
+the targets moto has registered in that one target group, as an ALB's data plane would:
+
+- A registered target (instance id, port) is a server of HAProxy's backend at its container's
+  address: the instance's Name tag ends in NN, its container is mmha-lab-app-NN (as
+  inventories/local maps them). It is added in maintenance with the target group's checks
+  (interval, rise = HealthyThresholdCount, fall = UnhealthyThresholdCount, health check port)
+  and gets traffic only once it passed `rise` checks; HAProxy then marks it down and up again.
+  The path, matcher and timeout are the configuration's: when the group's differ, the
+  controller rewrites haproxy.cfg and reloads HAProxy, whose targets all start over.
+- A target that is no longer registered (DeregisterTargets, or an instance terminated) gets
+  no new request at once (maintenance; requests in flight finish), drains for the group's
+  deregistration_delay.timeout_seconds, then leaves HAProxy. Registered again, it comes back
+  through its checks. Draining servers are kept in state.json over a controller restart.
+- DescribeTargetHealth of the group says what HAProxy does, where moto says `healthy` at once:
+  `initial` (Elb.RegistrationInProgress) until the checks passed, `healthy`, `unhealthy`
+  (Target.ResponseCodeMismatch, Target.Timeout or Target.FailedHealthChecks, with the check's
+  status), `draining` (listed also when no Targets are named) for the delay, then `unused`.
+
+It is kept in step synchronously on RegisterTargets, DeregisterTargets, TerminateInstances
+and DescribeTargetHealth, and every second in the background; its failures are logged and
+never stop the forwarding.
 """
 
 import argparse
+import contextlib
+import csv
 import io
 import json
 import re
+import socket
 import subprocess
 import sys
 import tarfile
@@ -67,7 +96,7 @@ sys.path.insert(0, str(HERE.parent))  # tests/: the harness's forwarding proxy
 sys.path.insert(0, str(HERE))
 
 from db_tls import issue_server_cert  # noqa: E402
-from harness.aws_proxy import BackendUnavailable, ForwardingHandler, error_body  # noqa: E402
+from harness.aws_proxy import Answer, BackendUnavailable, ForwardingHandler, error_body  # noqa: E402
 
 WRITER = "mmha-lab-db-writer"
 CONTAINER_PREFIX = "mmha-lab-db-"
@@ -77,8 +106,11 @@ UNIT = "postgresql@15-main"
 RDS_API_VERSION = "2014-10-31"
 # RDS identifiers: a letter, then letters, digits and hyphens (also safe as file and container names).
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,254}$")
-ACTIONS = ("CreateDBClusterSnapshot", "DeleteDBCluster", "RestoreDBClusterFromSnapshot", "CreateDBInstance",
-           "DeleteDBInstance", "DeleteDBClusterSnapshot")
+RDS_ACTIONS = ("CreateDBClusterSnapshot", "DeleteDBCluster", "RestoreDBClusterFromSnapshot", "CreateDBInstance",
+               "DeleteDBInstance", "DeleteDBClusterSnapshot")
+# The actions that move the load balancer's targets, and their service (the credential scope).
+LB_ACTIONS = {"RegisterTargets": "elasticloadbalancing", "DeregisterTargets": "elasticloadbalancing",
+              "DescribeTargetHealth": "elasticloadbalancing", "TerminateInstances": "ec2"}
 
 
 def log(msg):
@@ -263,13 +295,374 @@ class Lab:
             time.sleep(0.2)
 
 
+# The load balancer: HAProxy in the container mmha-lab-lb, in step with one ELBv2 target group.
+
+ELB_XMLNS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
+ET.register_namespace("", ELB_XMLNS)  # DescribeTargetHealth rewritten keeps AWS's default namespace
+LB_BACKEND = "targets"
+LB_MOUNT = "/lab-lb"  # where the container sees the LB directory (config, admin socket)
+# An ELBv2 target group's health check when it says nothing else (AWS's defaults).
+DEFAULT_CHECK = {"path": "/", "matcher": "200", "port": "traffic-port", "interval": 30, "timeout": 5, "rise": 5,
+                 "fall": 2}
+CHECK_LINE = "# mmha-lab check: "
+# srv_admin_state: forced maintenance; srv_check_state: checks paused; srv_check_result: failed.
+ADMIN_FMAINT, CHECK_PAUSED, CHECK_FAILED = 0x1, 0x8, 2
+
+
+def http_codes(matcher):
+    """An ALB matcher ("200", "200,202", "200-299") as an anchored regex of status codes."""
+    codes = []
+    for part in matcher.split(","):
+        low, _, high = part.strip().partition("-")
+        codes += [str(code) for code in range(int(low), int(high or low) + 1)]
+    return f"^({'|'.join(codes)})$"
+
+
+def haproxy_config(check=None, cookie="MMCSRF", stickiness_seconds=43200):
+    """HAProxy's configuration for the lab's load balancer, with the target group's health check.
+
+    Its first line records the check (`CHECK_LINE`), so the controller knows what HAProxy runs.
+    Servers are added at run time (`add server`): the backend has none of its own.
+    """
+    check = {**DEFAULT_CHECK, **(check or {})}
+    return f"""{CHECK_LINE}{json.dumps(check, sort_keys=True)}
+# The lab's load balancer (tests/lab/controller.py writes this file and adds the servers).
+global
+    stats socket {LB_MOUNT}/admin.sock mode 600 level admin
+    stats timeout 30s
+    log stdout format raw local0 info
+
+defaults
+    mode http
+    log global
+    option httplog
+    option dontlognull
+    # An ALB's idle timeout is 60 s, websockets included. Only failed connection attempts are
+    # retried (HAProxy's default): a request that reached a target is never sent again.
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    timeout tunnel 60s
+    timeout http-request 10s
+    timeout queue 10s
+
+frontend http
+    bind :80
+    option forwardfor
+    http-request set-header X-Forwarded-Proto http
+    default_backend {LB_BACKEND}
+
+backend {LB_BACKEND}
+    balance roundrobin
+    # A request sticky to a target that is down, draining or gone goes to another one.
+    option redispatch
+    # Application-cookie stickiness, as the target group's: the response that sets the cookie
+    # binds its value to the target that answered.
+    stick-table type string len 256 size 100k expire {stickiness_seconds}s
+    stick store-response res.cook({cookie})
+    stick match req.cook({cookie})
+    option httpchk
+    http-check send meth GET uri {check['path']} ver HTTP/1.1 hdr Host mmha-lab-lb hdr User-Agent ELB-HealthChecker/2.0
+    http-check expect rstatus {http_codes(check['matcher'])}
+    timeout check {check['timeout']}s
+"""
+
+
+def target_check(group):
+    """The health check of a target group (DescribeTargetGroups), in `haproxy_config`'s terms."""
+    fields = {"path": "HealthCheckPath", "port": "HealthCheckPort", "interval": "HealthCheckIntervalSeconds",
+              "timeout": "HealthCheckTimeoutSeconds", "rise": "HealthyThresholdCount",
+              "fall": "UnhealthyThresholdCount"}
+    check = {key: group[field] for key, field in fields.items() if field in group}
+    return {**DEFAULT_CHECK, **check, "matcher": group.get("Matcher", {}).get("HttpCode", "200")}
+
+
+class LoadBalancer:
+    """The data plane of one target group: HAProxy's servers in step with the targets moto has.
+
+    A target (instance id, port) is a server `<id>_<port>_<n>` of the backend; n counts the
+    servers the target has had, so a target registered again while it drains gets a new one
+    (the draining one keeps its in-flight requests). The instance's container is the
+    inventory's: the trailing digits of its Name tag, mmha-lab-app-NN.
+    """
+
+    def __init__(self, lb_dir, container, network, target_group, region, backend):
+        import boto3  # only the load balancer needs it
+
+        self.dir = Path(lb_dir)
+        self.socket, self.config, self.state_file = (self.dir / name for name in ("admin.sock", "haproxy.cfg",
+                                                                                  "state.json"))
+        self.container, self.network, self.target_group = container, network, target_group
+        clients = {"endpoint_url": f"http://{backend[0]}:{backend[1]}", "region_name": region,
+                   "aws_access_key_id": "mmha-lab-access-key", "aws_secret_access_key": "mmha-lab-secret-key"}
+        self.elbv2, self.ec2 = boto3.client("elbv2", **clients), boto3.client("ec2", **clients)
+        self.lock = threading.Lock()
+        self.arn = None
+        self.view = {}  # (id, port) -> (State, Reason, Description): what DescribeTargetHealth says
+        self.failing_since = {}  # server in its initial checks -> when its checks began to fail
+        self.addresses = {}  # container -> (IP, when looked up)
+        self.last_error = None
+        # server -> time.time() its deregistration delay ends; kept over a controller restart.
+        self.draining = json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+
+    # HAProxy's runtime API.
+
+    def cli(self, command):
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(10)
+            sock.connect(str(self.socket))
+            sock.sendall(command.encode() + b"\n")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        return answer.decode().strip()
+
+    def act(self, command, expect=""):
+        answer = self.cli(command)
+        if expect not in answer or (not expect and answer):
+            raise DataPlaneError(f"HAProxy: {command}: {answer}")
+        log(f"load balancer: {command}")
+
+    def servers(self):
+        """HAProxy's servers of the backend: name -> `show servers state` and `show stat` fields."""
+        lines = self.cli(f"show servers state {LB_BACKEND}").splitlines()  # a version, a header, the servers
+        at = next(i for i, line in enumerate(lines) if line.startswith("# be_id"))
+        header = lines[at].split()[1:]
+        rows = (dict(zip(header, line.split(), strict=True)) for line in lines[at + 1:] if line)
+        servers = {row["srv_name"]: row for row in rows}
+        stat = self.cli("show stat").splitlines()
+        fields = stat[0].lstrip("# ").split(",")
+        for row in csv.DictReader(stat[1:], fieldnames=fields):
+            if row["pxname"] == LB_BACKEND and row["svname"] in servers:
+                servers[row["svname"]].update(row)
+        return servers
+
+    def reload(self, check):
+        """Write the configuration for `check` and reload HAProxy (its run-time servers are gone then)."""
+        def worker():
+            return re.search(r"^Pid: (\d+)", self.cli("show info"), re.M).group(1)
+
+        old = worker()
+        self.config.write_text(haproxy_config(check))
+        podman("kill", "--signal", "USR2", self.container)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            with contextlib.suppress(OSError, AttributeError):
+                if worker() != old:
+                    log(f"load balancer: HAProxy reloaded with the health check {check}")
+                    return
+        raise DataPlaneError("HAProxy did not reload within 10s (see `podman logs mmha-lab-lb`)")
+
+    def running_check(self):
+        first = self.config.read_text().partition("\n")[0]
+        return json.loads(first[len(CHECK_LINE):]) if first.startswith(CHECK_LINE) else None
+
+    # The target group in moto.
+
+    def address(self, container):
+        """The container's IP on the lab network (looked up again after 10 s), or None without it."""
+        known = self.addresses.get(container)
+        if known and time.monotonic() - known[1] < 10:
+            return known[0]
+        found = podman("inspect", container, check=False)
+        networks = json.loads(found.stdout)[0]["NetworkSettings"]["Networks"] if found.returncode == 0 else {}
+        ip = networks.get(self.network, {}).get("IPAddress") or None
+        self.addresses[container] = (ip, time.monotonic())
+        return ip
+
+    def containers(self, instance_ids):
+        """instance id -> lab container, by the Name tag's trailing digits (as inventories/local maps them)."""
+        found = {}
+        if instance_ids:
+            pages = self.ec2.get_paginator("describe_instances").paginate(InstanceIds=sorted(instance_ids))
+            for instance in (i for page in pages for r in page["Reservations"] for i in r["Instances"]):
+                name = next((t["Value"] for t in instance.get("Tags", []) if t["Key"] == "Name"), "")
+                digits = re.search(r"[0-9]+$", name)
+                found[instance["InstanceId"]] = f"mmha-lab-app-{digits.group()}" if digits else None
+        return found
+
+    # Keeping HAProxy in step.
+
+    def sync(self):
+        """One round: HAProxy's servers made to match the registered targets; `view` updated."""
+        with self.lock:
+            self._sync()
+
+    def _sync(self):
+        groups = []
+        with contextlib.suppress(self.elbv2.exceptions.TargetGroupNotFoundException):
+            groups = self.elbv2.describe_target_groups(Names=[self.target_group])["TargetGroups"]
+        group = groups[0] if groups else None
+        self.arn = group and group["TargetGroupArn"]
+        check = target_check(group) if group else self.running_check()
+        if check != self.running_check():
+            self.reload(check)
+        registered, delay = set(), 300
+        if group:
+            described = self.elbv2.describe_target_health(TargetGroupArn=self.arn)["TargetHealthDescriptions"]
+            registered = {(t["Target"]["Id"], str(t["Target"]["Port"])) for t in described}
+            attributes = self.elbv2.describe_target_group_attributes(TargetGroupArn=self.arn)["Attributes"]
+            delay = int(next((a["Value"] for a in attributes if a["Key"] == "deregistration_delay.timeout_seconds"),
+                             300))
+        containers = self.containers({target_id for target_id, _ in registered if target_id.startswith("i-")})
+        servers = self.servers()
+        now = time.time()
+        view = {}
+        for name, server in servers.items():
+            target = server_target(name)
+            # A server in maintenance with its checks paused was set there to drain (a controller
+            # that lost state.json finds it): it drains again, as one no longer registered.
+            paused = int(server["srv_admin_state"]) & ADMIN_FMAINT and int(server["srv_check_state"]) & CHECK_PAUSED
+            if name not in self.draining and (target not in registered or paused):
+                self.act(f"set server {LB_BACKEND}/{name} state maint")
+                self.draining[name] = now + delay
+                log(f"load balancer: target {target[0]}:{target[1]} deregistered, draining for {delay}s")
+        for name, until in list(self.draining.items()):
+            target = server_target(name)
+            if until <= now:
+                if name in servers:
+                    self.cli(f"shutdown sessions server {LB_BACKEND}/{name}")
+                    answer = self.cli(f"del server {LB_BACKEND}/{name}")
+                    if "deleted" not in answer:
+                        log(f"load balancer: del server {name}: {answer} (trying again)")
+                        continue
+                    log(f"load balancer: target {target[0]}:{target[1]} drained, server {name} deleted")
+                    del servers[name]
+                del self.draining[name]
+            elif target not in registered:
+                view[target] = ("draining", "Target.DeregistrationInProgress", "Target deregistration is in progress")
+        for target in registered:
+            view[target] = self._keep(target, check, containers.get(target[0]), servers)
+        self.state_file.write_text(json.dumps(self.draining))
+        self.view = view
+
+    def _keep(self, target, check, container, servers):
+        """Give a registered target its server; what DescribeTargetHealth says of it."""
+        target_id, port = target
+        ip = container and self.address(container)
+        if not ip:
+            return ("unhealthy", "Target.FailedHealthChecks",
+                    f"The lab has no container {container} to play this target" if container
+                    else "The lab plays EC2 instances named ...-NN only (container mmha-lab-app-NN)")
+        mine = {n for n in [*servers, *self.draining] if server_target(n) == target}
+        live = sorted((n for n in mine if n in servers and n not in self.draining), key=generation)
+        if not live:
+            name = f"{target_id}_{port}_{max(map(generation, mine), default=0) + 1}"
+            health_port = "" if check["port"] == "traffic-port" else f" port {check['port']}"
+            self.act(f"add server {LB_BACKEND}/{name} {ip}:{port} check inter {check['interval']}s "
+                     f"rise {check['rise']} fall {check['fall']}{health_port}", expect="New server registered")
+            self.act(f"enable health {LB_BACKEND}/{name}")
+            log(f"load balancer: target {target_id}:{port} registered ({container}, {ip}), in its initial checks")
+            return ("initial", "Elb.RegistrationInProgress", "Target registration is in progress")
+        name, server = live[-1], servers[live[-1]]
+        if server["srv_addr"] != ip:
+            self.act(f"set server {LB_BACKEND}/{name} addr {ip}", expect="changed")
+        failed = int(server["srv_check_result"]) == CHECK_FAILED
+        if int(server["srv_admin_state"]) & ADMIN_FMAINT:
+            # A dynamic server leaving maintenance is UP at once, its checks passed or not
+            # (HAProxy sets its health to `rise`): it stays in maintenance until they pass.
+            if int(server["srv_check_health"]) >= check["rise"]:
+                self.act(f"set server {LB_BACKEND}/{name} state ready")
+                self.failing_since.pop(name, None)
+                log(f"load balancer: target {target_id}:{port} passed {check['rise']} checks, takes traffic")
+                return ("healthy", None, None)
+            since = self.failing_since.setdefault(name, time.monotonic()) if failed else \
+                self.failing_since.pop(name, None)
+            if not failed or time.monotonic() - since < (check["fall"] - 1) * check["interval"]:
+                return ("initial", "Elb.RegistrationInProgress", "Target registration is in progress")
+        elif server["srv_op_state"] != "0":
+            return ("healthy", None, None)
+        if server.get("check_status", "").lstrip("* ") == "L7STS":
+            return ("unhealthy", "Target.ResponseCodeMismatch",
+                    f"Health checks failed with these codes: [{server.get('check_code')}]")
+        if server.get("check_status", "").lstrip("* ") in ("L4TOUT", "L7TOUT"):
+            return ("unhealthy", "Target.Timeout", "Request timed out")
+        return ("unhealthy", "Target.FailedHealthChecks",
+                f"Health checks failed: {server.get('check_status')} {server.get('check_desc')}".strip())
+
+    def run(self, interval=1.0):
+        """The background round: terminations, drain expiry, health transitions, a restarted controller."""
+        while True:
+            try:
+                self.sync()
+                self.last_error = None
+            except Exception as exc:  # logged once per distinct failure; forwarding goes on
+                message = f"{type(exc).__name__}: {exc}"
+                if message != self.last_error:
+                    log(f"load balancer: sync failed: {message}")
+                self.last_error = message
+            time.sleep(interval)
+
+    def describe(self, payload, form):
+        """moto's DescribeTargetHealth answer, rewritten to say what the data plane does."""
+        root = ET.fromstring(payload)
+        ns = {"e": ELB_XMLNS}
+        descriptions = root.find("e:DescribeTargetHealthResult/e:TargetHealthDescriptions", ns)
+        if descriptions is None:
+            return payload
+        asked = any(key.startswith("Targets.member.") for key in form)
+        seen = set()
+        for member in descriptions.findall("e:member", ns):
+            target = (member.findtext("e:Target/e:Id", "", ns), member.findtext("e:Target/e:Port", "", ns))
+            seen.add(target)
+            if target in self.view:
+                health = self.view[target]
+            elif target[0].startswith("i-"):  # deregistered (or terminated: moto says draining forever)
+                health = ("unused", "Target.NotRegistered", "Target is not registered to the target group")
+            else:
+                continue
+            set_health(member, *health, port=target[1])
+        for target, health in sorted(self.view.items()):
+            if not asked and health[0] == "draining" and target not in seen:
+                member = ET.SubElement(descriptions, qname("member"))
+                node = ET.SubElement(member, qname("Target"))
+                ET.SubElement(node, qname("Id")).text, ET.SubElement(node, qname("Port")).text = target
+                ET.SubElement(member, qname("HealthCheckPort"))
+                set_health(member, *health, port=target[1])
+        return ET.tostring(root, encoding="utf-8")
+
+
+def generation(name):
+    return int(name.rsplit("_", 1)[1])
+
+
+def server_target(name):
+    """A server's target: (instance id, port) from `<id>_<port>_<n>`."""
+    target_id, port, _ = name.rsplit("_", 2)
+    return target_id, port
+
+
+def qname(tag):
+    return f"{{{ELB_XMLNS}}}{tag}"
+
+
+def set_health(member, state, reason, description, port):
+    """A TargetHealthDescriptions member's TargetHealth (and its HealthCheckPort) in AWS's shape."""
+    q = qname
+    check_port = member.find(q("HealthCheckPort"))
+    if check_port is not None and check_port.text in (None, "traffic-port"):
+        check_port.text = port  # AWS names the port
+    old = member.find(q("TargetHealth"))
+    if old is not None:
+        member.remove(old)
+    health = ET.SubElement(member, q("TargetHealth"))
+    for tag, value in (("State", state), ("Reason", reason), ("Description", description)):
+        if value:
+            ET.SubElement(health, q(tag)).text = value
+
+
 class ControllerHandler(ForwardingHandler):
     lab = None  # set by main()
+    balancer = None  # set by main() when it tracks a target group
 
     def handle_body(self, body):
-        form = self._rds_form(body)
+        service, form = self._query_form(body)
         action = form.get("Action")
-        if action not in ACTIONS:
+        if self.balancer and action in LB_ACTIONS and service in (LB_ACTIONS[action], None):
+            self._load_balancer(body, form)
+            return
+        if service not in ("rds", None) or action not in RDS_ACTIONS:
             self.relay(self.fetch(body))
             return
         self.answered = False
@@ -288,14 +681,29 @@ class ControllerHandler(ForwardingHandler):
         self.answered = True
         super().relay(answer)
 
-    def _rds_form(self, body):
+    def _query_form(self, body):
+        """A query-protocol request's service (its credential scope; None when unsigned) and form."""
         if self.command != "POST" or "x-www-form-urlencoded" not in self.headers.get("Content-Type", ""):
-            return {}
+            return None, {}
         scope = re.search(r"Credential=[^/,]+/[^/]+/[^/]+/([^/]+)/", self.headers.get("Authorization", ""))
-        if scope and scope.group(1) != "rds":
-            return {}
         form = urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-        return {key: values[0] for key, values in form.items()}
+        return scope and scope.group(1), {key: values[0] for key, values in form.items()}
+
+    def _load_balancer(self, body, form):
+        """Forward, then bring HAProxy in step before the answer goes back (rewritten for DescribeTargetHealth)."""
+        answer = self.fetch(body)
+        balancer, describe = self.balancer, form["Action"] == "DescribeTargetHealth"
+        if answer.ok and (not describe or balancer.arn in (None, form.get("TargetGroupArn"))):
+            try:
+                balancer.sync()
+                if describe and balancer.arn == form.get("TargetGroupArn"):
+                    payload = balancer.describe(answer.payload, form)
+                    headers = [(k, v) for k, v in answer.headers if k.lower() != "content-length"]
+                    answer = Answer(answer.status, answer.reason, [*headers, ("Content-Length", str(len(payload)))],
+                                    payload)
+            except Exception:  # the data plane's trouble is logged; the client gets moto's answer
+                log(f"load balancer: {form['Action']}: the controller failed:\n{traceback.format_exc()}")
+        self.relay(answer)
 
     def _error(self, code, message):
         log(f"answered {code}: {message}")
@@ -457,9 +865,19 @@ def main():
     parser.add_argument("--network", default="mmha-lab", help="podman network of the lab")
     parser.add_argument("--image", default="localhost/mattermost-ha-postgres:latest",
                         help="image of the restored clusters' containers")
+    parser.add_argument("--target-group-name", help="the ELBv2 target group the load balancer serves (none: no LB)")
+    parser.add_argument("--lb-dir", help="the load balancer's directory: haproxy.cfg, admin.sock, state.json")
+    parser.add_argument("--lb-container", default="mmha-lab-lb", help="the HAProxy container (reloaded with USR2)")
+    parser.add_argument("--region", default="us-west-1", help="the target group's region")
     args = parser.parse_args()
     ControllerHandler.backend = args.backend
     ControllerHandler.lab = Lab(args.lab_dir, args.network, args.image)
+    if args.target_group_name:
+        balancer = LoadBalancer(args.lb_dir or Path(args.lab_dir) / "lb", args.lb_container, args.network,
+                                args.target_group_name, args.region, args.backend)
+        ControllerHandler.balancer = balancer
+        threading.Thread(target=balancer.run, daemon=True, name="load-balancer").start()
+        log(f"load balancer: HAProxy in {args.lb_container} serves target group {args.target_group_name}")
     server = ThreadingHTTPServer(args.listen, ControllerHandler)
     log(f"listening on {args.listen[0]}:{args.listen[1]}, forwarding to moto on {args.backend[0]}:{args.backend[1]}")
     server.serve_forever()

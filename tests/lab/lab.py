@@ -5,8 +5,8 @@
                    streaming replica), a moto server standing for AWS behind the lab's
                    controller, the Mattermost release served over HTTP (the real one when
                    releases.mattermost.com answers, the tests' stand-in otherwise), a
-                   monitoring node, and Prometheus's releases made from Debian's packages
-                   (monitoring_releases.py)
+                   monitoring node, Prometheus's releases made from Debian's packages
+                   (monitoring_releases.py), and HAProxy as the load balancer's data plane
     lab.py env     shell exports that point AWS clients at the lab's emulator
     lab.py down    stop and remove all of it, restored clusters and snapshot copies too
 
@@ -15,8 +15,11 @@ forwards every request to moto on MMHA_LAB_MOTO_BACKEND_PORT (4568) unchanged, a
 emulator's Aurora snapshots and restores a real data plane: a snapshot is a copy of the
 PostgreSQL data (.lab/snapshots/), a cluster restored from it is a container of its own,
 mmha-lab-db-<cluster id>, that answers to the cluster's endpoints (.lab/clusters/). Every
-other Aurora cluster is played by the writer/replica pair. tests/lab/README.md says where
-that still differs from AWS.
+other Aurora cluster is played by the writer/replica pair. The controller also keeps HAProxy
+(mmha-lab-lb, on 127.0.0.1:MMHA_LAB_LB_PORT, 8080) in step with the deployment's target group
+(MMHA_LAB_TARGET_GROUP, Mattermost-Targets): its registered targets, health checks and
+deregistration delay; HAProxy's configuration and admin socket are in .lab/lb/.
+tests/lab/README.md says where all that still differs from AWS.
 
 A lab that fails while coming up is taken down again before `up` exits: no containers,
 network or emulator processes are left behind. `MMHA_LAB_RELEASE_URL` points the lab at a
@@ -25,7 +28,8 @@ with `MMHA_LAB_RELEASE_CHECKSUM`); `up` checks that the app nodes can download t
 before it reports the lab ready.
 
 Everything the lab runs listens on the lab network's gateway address, which both this
-machine and the containers reach; nothing listens on other interfaces. State lives in
+machine and the containers reach, but the load balancer, on this machine's loopback; nothing
+listens on other interfaces. State lives in
 `.lab/` at the repository root.
 """
 import argparse
@@ -47,6 +51,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import monitoring_releases  # noqa: E402
+from controller import haproxy_config  # noqa: E402
 from db_tls import make_db_certs  # noqa: E402
 from harness.net import wait_for_port  # noqa: E402
 
@@ -57,6 +62,11 @@ GATEWAY = SUBNET.rsplit(".", 1)[0] + ".1"
 MOTO_PORT = int(os.environ.get("MMHA_LAB_MOTO_PORT", "4566"))
 MOTO_BACKEND_PORT = int(os.environ.get("MMHA_LAB_MOTO_BACKEND_PORT", "4568"))
 RELEASE_PORT = int(os.environ.get("MMHA_LAB_RELEASE_PORT", "4567"))
+# The load balancer's HTTP frontend, published on this machine's loopback.
+LB_PORT = int(os.environ.get("MMHA_LAB_LB_PORT", "8080"))
+LB_CONTAINER = "mmha-lab-lb"
+# The target group the load balancer serves: the deployment's <mattermost_ha_name>-Targets.
+TARGET_GROUP = os.environ.get("MMHA_LAB_TARGET_GROUP", "Mattermost-Targets")
 REGION = os.environ.get("MMHA_LAB_REGION", "us-west-1")
 VERSION = os.environ.get("MMHA_LAB_MATTERMOST_VERSION", "11.7.9")
 # Stand-in releases the upgrade tests move to (with the stand-in only): a good one, and one
@@ -68,8 +78,9 @@ MATTERMOST_GPG_KEY = "https://deb.packages.mattermost.com/pubkey.gpg"
 FIRST_APP_NODE = "mmha-lab-app-01"
 DB_HOSTS = ("mmha-lab-db-writer", "mmha-lab-db-reader")
 DB_IMAGE = "localhost/mattermost-ha-postgres:latest"
-# What the controller made: snapshot copies, restored clusters' state and certificates.
-CONTROLLER_STATE = ("snapshots", "clusters")
+# What the controller made: snapshot copies, restored clusters' state and certificates, the
+# load balancer's configuration, runtime API socket and draining targets.
+CONTROLLER_STATE = ("snapshots", "clusters", "lb")
 
 
 class LabError(Exception):
@@ -99,6 +110,7 @@ def lab_env():
         "AWS_EC2_METADATA_DISABLED": "true",
         "CONTAINERS_CONF": str(REPO / "tests/images/containers.conf"),
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "MMHA_LAB_LB_URL": f"http://127.0.0.1:{LB_PORT}",
     }
 
 
@@ -241,10 +253,17 @@ def _up(args):
     make_db_certs(LAB_DIR / "db-tls", DB_HOSTS)
     # Prometheus and its exporters, shaped as their upstream releases from Debian's packages.
     monitoring_releases.prepare(LAB_DIR, f"http://{GATEWAY}:{RELEASE_PORT}")
+    # HAProxy starts with no servers and the default health check; the controller adds the
+    # target group's targets and rewrites the check to the group's.
+    lb_dir = LAB_DIR / "lb"
+    lb_dir.mkdir(mode=0o700, exist_ok=True)
+    if not (lb_dir / "haproxy.cfg").exists():
+        (lb_dir / "haproxy.cfg").write_text(haproxy_config())
     run_playbook("tests/lab/hosts.yml", {"lab_network": NETWORK, "lab_subnet": SUBNET,
                                          "lab_tls_dir": str(LAB_DIR / "db-tls"),
                                          "lab_release_dir": str(LAB_DIR / "release"), "lab_gateway": GATEWAY,
-                                         "lab_app_count": args.app_count, "lab_state": "present"})
+                                         "lab_app_count": args.app_count, "lab_lb_dir": str(lb_dir),
+                                         "lab_lb_port": LB_PORT, "lab_state": "present"})
     # moto's server with the AWS Backup calls moto lacks (tests/harness/moto_extended.py).
     moto = Path(__file__).resolve().parent.parent / "harness" / "moto_extended.py"
     start_background("moto", [sys.executable, str(moto), "-H", GATEWAY, "-p", str(MOTO_BACKEND_PORT)],
@@ -252,13 +271,16 @@ def _up(args):
                      env=dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", MOTO_ACM_VALIDATION_WAIT="0"))
     start_background("controller", [sys.executable, str(Path(__file__).resolve().parent / "controller.py"),
                                     "--listen", f"{GATEWAY}:{MOTO_PORT}", "--backend", f"{GATEWAY}:{MOTO_BACKEND_PORT}",
-                                    "--lab-dir", str(LAB_DIR), "--network", NETWORK, "--image", DB_IMAGE], MOTO_PORT,
+                                    "--lab-dir", str(LAB_DIR), "--network", NETWORK, "--image", DB_IMAGE,
+                                    "--target-group-name", TARGET_GROUP, "--lb-dir", str(lb_dir),
+                                    "--lb-container", LB_CONTAINER, "--region", REGION], MOTO_PORT,
                      env=dict(os.environ, CONTAINERS_CONF=lab_env()["CONTAINERS_CONF"]))
     release = prepare_release()
     start_background("release-http", [sys.executable, "-m", "http.server", str(RELEASE_PORT), "--bind", GATEWAY,
                                       "--directory", str(LAB_DIR / "release")], RELEASE_PORT)
     check_release_download(release)
-    log(f"up: emulator http://{GATEWAY}:{MOTO_PORT}, Mattermost {release['version']} ({release['source']})")
+    log(f"up: emulator http://{GATEWAY}:{MOTO_PORT}, load balancer http://127.0.0.1:{LB_PORT}, "
+        f"Mattermost {release['version']} ({release['source']})")
 
 
 def down(_args):
