@@ -108,7 +108,7 @@ RDS_API_VERSION = "2014-10-31"
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,254}$")
 RDS_ACTIONS = ("CreateDBClusterSnapshot", "DeleteDBCluster", "RestoreDBClusterFromSnapshot", "CreateDBInstance",
                "DeleteDBInstance", "DeleteDBClusterSnapshot")
-# The actions that move the load balancer's targets, and their service (the credential scope).
+# The actions the load balancer acts on (its targets, their health), and their service (credential scope).
 LB_ACTIONS = {"RegisterTargets": "elasticloadbalancing", "DeregisterTargets": "elasticloadbalancing",
               "DescribeTargetHealth": "elasticloadbalancing", "TerminateInstances": "ec2"}
 
