@@ -108,7 +108,7 @@ RDS_API_VERSION = "2014-10-31"
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,254}$")
 RDS_ACTIONS = ("CreateDBClusterSnapshot", "DeleteDBCluster", "RestoreDBClusterFromSnapshot", "CreateDBInstance",
                "DeleteDBInstance", "DeleteDBClusterSnapshot")
-# The actions that move the load balancer's targets, and their service (the credential scope).
+# The actions the load balancer acts on (its targets, their health), and their service (credential scope).
 LB_ACTIONS = {"RegisterTargets": "elasticloadbalancing", "DeregisterTargets": "elasticloadbalancing",
               "DescribeTargetHealth": "elasticloadbalancing", "TerminateInstances": "ec2"}
 
@@ -357,10 +357,12 @@ backend {LB_BACKEND}
     # A request sticky to a target that is down, draining or gone goes to another one.
     option redispatch
     # Application-cookie stickiness, as the target group's: the response that sets the cookie
-    # binds its value to the target that answered.
+    # binds its value to the target that answered; a request whose cookie names no usable
+    # target is bound to the one it goes to (as an ALB sets its AWSALBAPP cookie again).
     stick-table type string len 256 size 100k expire {stickiness_seconds}s
-    stick store-response res.cook({cookie})
     stick match req.cook({cookie})
+    stick store-request req.cook({cookie})
+    stick store-response res.cook({cookie})
     option httpchk
     http-check send meth GET uri {check['path']} ver HTTP/1.1 hdr Host mmha-lab-lb hdr User-Agent ELB-HealthChecker/2.0
     http-check expect rstatus {http_codes(check['matcher'])}
@@ -402,8 +404,10 @@ class LoadBalancer:
         self.failing_since = {}  # server in its initial checks -> when its checks began to fail
         self.addresses = {}  # container -> (IP, when looked up)
         self.last_error = None
-        # server -> time.time() its deregistration delay ends; kept over a controller restart.
-        self.draining = json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+        # draining: server -> time.time() its deregistration delay ends; next_id: HAProxy's id of the
+        # next server (never one a sticky client may still name). Kept over a controller restart.
+        self.state = json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+        self.draining = self.state.setdefault("draining", {})
 
     # HAProxy's runtime API.
 
@@ -534,7 +538,7 @@ class LoadBalancer:
                 view[target] = ("draining", "Target.DeregistrationInProgress", "Target deregistration is in progress")
         for target in registered:
             view[target] = self._keep(target, check, containers.get(target[0]), servers)
-        self.state_file.write_text(json.dumps(self.draining))
+        self.state_file.write_text(json.dumps(self.state))
         self.view = view
 
     def _keep(self, target, check, container, servers):
@@ -550,7 +554,8 @@ class LoadBalancer:
         if not live:
             name = f"{target_id}_{port}_{max(map(generation, mine), default=0) + 1}"
             health_port = "" if check["port"] == "traffic-port" else f" port {check['port']}"
-            self.act(f"add server {LB_BACKEND}/{name} {ip}:{port} check inter {check['interval']}s "
+            self.state["next_id"] = server_id = self.state.get("next_id", 0) + 1
+            self.act(f"add server {LB_BACKEND}/{name} {ip}:{port} id {server_id} check inter {check['interval']}s "
                      f"rise {check['rise']} fall {check['fall']}{health_port}", expect="New server registered")
             self.act(f"enable health {LB_BACKEND}/{name}")
             log(f"load balancer: target {target_id}:{port} registered ({container}, {ip}), in its initial checks")

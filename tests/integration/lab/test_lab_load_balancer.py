@@ -6,8 +6,9 @@ EC2 instances named as the deployment names them, played by the app containers, 
 which a tiny HTTP server on 8065 answers the ping and names its node. Registered targets are
 `initial` and get no request until they passed their checks, then `healthy`; requests spread
 over both; the MMCSRF cookie sticks a client to the node that set it; a deregistered target
-gets no new request, drains for the delay, then is `unused`; a node whose ping answers 500 is
-`unhealthy` and gets no traffic; a terminated instance leaves HAProxy.
+gets no new request, drains for the delay, then is `unused`, and registered again comes back
+through its checks; a node whose ping answers 500 is `unhealthy` and gets no traffic; a
+terminated instance drains, then leaves HAProxy.
 
 The tests run in file order and share one lab and one target group (module scope).
 """
@@ -216,6 +217,7 @@ def test_a_deregistered_target_gets_no_new_request_drains_for_the_delay_then_is_
     before = requests_seen(NODES[1])
     assert set(nodes_answering(url)) == {NODES[0]}
     assert set(nodes_answering(url, cookie=sticky_to_second)) == {NODES[0]}
+    group["sticky to the second node"] = sticky_to_second
     assert requests_seen(NODES[1]) == before
     draining = ("draining", "Target.DeregistrationInProgress", "Target deregistration is in progress")
     assert health(elbv2, arn) == {first: ("healthy", None, None), second: draining}
@@ -233,6 +235,8 @@ def test_a_target_registered_again_while_draining_comes_back_through_its_checks(
     arn, (first, second), url = group["arn"], group["instances"], group["url"]
     elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": second}])
     wait_for("the target registered again to be healthy", lambda: states(elbv2, arn)[second] == "healthy")
+    # A client whose target went away stays with the one it was sent to, as with an ALB.
+    assert set(nodes_answering(url, cookie=group["sticky to the second node"])) == {NODES[0]}
     elbv2.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": second}])
     assert states(elbv2, arn) == {first: "healthy", second: "draining"}
     elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": second}])
@@ -248,6 +252,13 @@ def test_a_node_whose_ping_answers_500_turns_unhealthy_and_gets_no_traffic(elbv2
     wait_for("the failing node to be unhealthy", lambda: states(elbv2, arn)[second] == "unhealthy")
     assert health(elbv2, arn)[second] == ("unhealthy", "Target.ResponseCodeMismatch",
                                           "Health checks failed with these codes: [500]")
+    assert set(nodes_answering(url)) == {NODES[0]}
+    # Registered again while it fails: `initial`, then `unhealthy` once UnhealthyThresholdCount checks failed.
+    elbv2.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": second}])
+    elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": second}])
+    assert states(elbv2, arn)[second] == "initial"
+    wait_for("the failing node registered again to be unhealthy", lambda: states(elbv2, arn)[second] == "unhealthy")
+    assert TIMES["the failing node registered again to be unhealthy"] >= 4
     assert set(nodes_answering(url)) == {NODES[0]}
     podman("exec", NODES[1], "rm", FAIL_FLAG)
     wait_for("the recovered node to be healthy", lambda: states(elbv2, arn)[second] == "healthy")
