@@ -136,10 +136,13 @@ def test_bad_input_fails_before_any_change(aws, bad, variable, detail):
         ({"mattermost_ha_alarm_subscriptions": [{"protocol": "pigeon", "endpoint": "roof"}]},
          "mattermost_ha_alarm_subscriptions must be a list of {protocol, endpoint}"),
         ({"mattermost_ha_alarm_db_cpu_percent": -5}, "mattermost_ha_alarm_db_cpu_percent (-5"),
+        # CreateTargetGroup refuses a health check timeout that is not shorter than the interval.
+        ({"mattermost_ha_alb_health_check_interval": 5},
+         "mattermost_ha_alb_health_check_timeout 2 to 120 s and shorter than the interval (5)"),
     ],
     ids=["instance-type-not-offered", "backup-copy-in-own-region", "backup-copy-region-not-a-region",
          "backup-schedule-not-cron", "backup-completion-window-too-short", "alarm-subscription-bad-protocol",
-         "alarm-threshold-negative"],
+         "alarm-threshold-negative", "health-check-timeout-not-shorter-than-interval"],
 )
 def test_input_aws_or_the_region_would_refuse_fails_in_validation(aws, bad, expected):
     run = run_playbook("playbooks/provision.yml", "-e", json.dumps({**BASE, **bad}), env=aws.env, check=False)
