@@ -73,7 +73,7 @@ def test_site_converges_on_the_lab(first_run):
     assert "prometheus: http://10.89.77.1:9090/" in first_run.output
     assert "alertmanager: http://10.89.77.1:9093/" in first_run.output
     # ... and where the lab's load balancer answers.
-    assert "site_local_url: http://127.0.0.1:8080/" in first_run.output
+    assert "site_local_url: http://127.0.0.1:8080\n" in first_run.output
 
 
 def test_second_lab_up_changes_nothing(lab):
