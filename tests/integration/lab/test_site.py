@@ -477,7 +477,7 @@ def test_an_upgrade_to_a_release_that_cannot_start_stops_at_the_first_node_with_
     with RequestLoop(f"{LOAD_BALANCER}/api/v4/system/ping", rate=20) as loop:
         time.sleep(2)
         run = run_playbook("playbooks/upgrade.yml", *INVENTORY, "-e", "mattermost_ha_version=11.8.1", env=lab,
-                           check=False)
+                           mitogen=True, check=False)
         time.sleep(2)
     UPGRADES["11.8.1 (cannot start)"] = loop.report()
     assert run.returncode != 0
