@@ -1,7 +1,7 @@
 """No-op re-run time of provision.yml (emulator) and site.yml (lab): this commit, with Ansible's
 linear strategy and with Mitogen, against a baseline commit (default 2645b60).
 
-    .venv/bin/python bench/noop_rerun.py [--rounds 3] [--baseline 2645b60] [--only provision|site|nodes]
+    .venv/bin/python bench/noop_rerun.py [--rounds 3] [--baseline 2645b60] [--only provision|site|nodes|floor]
                                          [--strategy linear|mitogen]
 
 The baseline is checked out in a git worktree (.bench/<commit>, sharing this checkout's .venv)
@@ -18,6 +18,11 @@ and every run uses its own checkout's playbooks, ansible.cfg and test variables.
   Mitogen alternating; the 4-node median over the 2-node median is how well the nodes are
   configured in parallel (1.0 would be perfectly).
 
+- floor (no AWS, no lab): a playbook of 60 ansible.builtin.stat tasks on 2 and on 4 hosts of
+  the local connection, linear and Mitogen alternating: what Ansible itself costs per task and
+  host on this machine, whatever the roles do. Its 4/2 ratio bounds how well any playbook's
+  nodes can be configured in parallel here.
+
 --strategy runs this commit with one strategy only (the baseline always runs Ansible's own).
 
 Every re-run must report changed=0; one that does not is printed and counted as a failure.
@@ -25,6 +30,7 @@ Time it on a quiet machine: the runs are CPU-bound on the controller.
 """
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -114,10 +120,12 @@ class Timings:
 
 
     def scaling(self):
-        for variant in ("linear", "mitogen"):
-            two, four = (self.samples.get((job, variant)) for job in ("configure2", "configure4"))
+        for (two_job, four_job, what), variant in itertools.product(
+                (("configure2", "configure4", "configure.yml"), ("floor2", "floor4", f"{FLOOR_TASKS} stat tasks")),
+                ("linear", "mitogen")):
+            two, four = (self.samples.get((job, variant)) for job in (two_job, four_job))
             if two and four:
-                print(f"configure.yml {variant:8} 2 nodes median {statistics.median(two):6.1f} s, 4 nodes "
+                print(f"{what} {variant:8} 2 nodes median {statistics.median(two):6.1f} s, 4 nodes "
                       f"{statistics.median(four):6.1f} s: 4/2 = {statistics.median(four) / statistics.median(two):4.2f}"
                       f"  rounds: {', '.join(f'{v:.1f}' for v in two)} / {', '.join(f'{v:.1f}' for v in four)}")
 
@@ -192,11 +200,33 @@ def bench_nodes(trees, rounds, timings, variants):
     on_lab(trees["current"], rounds, timings, [("configure4", "playbooks/configure.yml", variants)], nodes=4)
 
 
+FLOOR_TASKS = 60
+
+
+def bench_floor(rounds, timings, variants):
+    """FLOOR_TASKS stat tasks on 2 and 4 local-connection hosts: Ansible's own cost per host-task."""
+    workdir = Path(tempfile.mkdtemp(prefix="bench-floor-"))
+    (workdir / "hosts.ini").write_text("[floor]\n" + "".join(f"floor{n}\n" for n in range(1, 5)) +
+                                       f"[floor:vars]\nansible_connection=local\nansible_python_interpreter={sys.executable}\n")
+    tasks = "".join(f"    - name: Stat {n}\n      ansible.builtin.stat:\n        path: /etc/hostname\n"
+                    for n in range(1, FLOOR_TASKS + 1))
+    (workdir / "floor.yml").write_text("- name: Floor\n  hosts: \"{{ floor_hosts }}\"\n  gather_facts: false\n"
+                                       "  tasks:\n" + tasks)
+    for round_ in range(1, rounds + 1):
+        print(f"floor round {round_}", flush=True)
+        for nodes in (2, 4):
+            hosts = ",".join(f"floor{n}" for n in range(1, nodes + 1))
+            for variant, mitogen in variants:
+                seconds, run = play(REPO, str(workdir / "floor.yml"), "-i", str(workdir / "hosts.ini"), "-e",
+                                    f"floor_hosts={hosts}", env={}, mitogen=mitogen)
+                timings.record((f"floor{nodes}", variant), seconds, run)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline", default="2645b60")
-    parser.add_argument("--only", choices=("provision", "site", "nodes"))
+    parser.add_argument("--only", choices=("provision", "site", "nodes", "floor"))
     parser.add_argument("--strategy", choices=("linear", "mitogen"))
     args = parser.parse_args()
     variants = tuple(v for v in BOTH if args.strategy in (None, v[0]))
@@ -208,6 +238,8 @@ def main():
         bench_site(trees, args.rounds, timings, variants)
     if args.only in (None, "nodes"):
         bench_nodes(trees, args.rounds, timings, variants)
+    if args.only in (None, "floor"):
+        bench_floor(args.rounds, timings, variants)
     print()
     for job in ("provision", "site"):
         timings.report(job, args.baseline)
