@@ -106,6 +106,8 @@ options:
         C(dns-name) (public DNS name).
       - The first preference that gives a value not already used by another instance wins;
         the instance ID is the last resort, so two instances never share a name.
+      - Hosts are added in the order of their names, which is the order plays take them in (a
+        rolling restart or upgrade goes through the nodes in name order).
     type: list
     elements: str
     default: ['tag:Name', 'instance-id']
@@ -691,7 +693,9 @@ class InventoryModule(AWSInventoryBase):
         self.inventory.add_group(MONITORING_GROUP)
 
         names = assign_hostnames(results["instances"], self.get_option("hostnames"))
-        for record in results["instances"]:
+        # Hosts are added in name order, which is the order of every play on mattermost_app: a
+        # rolling restart or upgrade goes -01, -02, ... whatever the random instance IDs.
+        for record in sorted(results["instances"], key=lambda r: names[r["instance_id"]]):
             name = names[record["instance_id"]]
             group = instance_group(record)
             self.inventory.add_host(name, group=group)

@@ -445,3 +445,22 @@ def test_two_vpcs_tagged_with_the_deployment_are_refused(aws, client, tmp_path):
     assert hosts_of(inventory, "mattermost_app") == ["Demo-App-01"]
     _rc, inventory, _err = run_inventory(tmp_path, aws.env, {"deployment": "Demo", "vpc_id": second_vpc})
     assert hosts_of(inventory, "mattermost_app") == []
+
+
+def test_plays_take_the_app_nodes_in_name_order_whatever_their_instance_ids(aws, client, tmp_path):
+    # Rolling restarts and upgrades go through the play's hosts in order: the inventory gives
+    # them in name order. Names are handed out here against the instance IDs' order, so that
+    # an inventory in instance ID order would give them backwards.
+    deployment = create_deployment(client, "Order", app_count=4)
+    ec2 = client("ec2")
+    by_id = sorted(deployment.instance_ids, reverse=True)
+    for number, instance_id in enumerate(by_id, start=1):
+        ec2.create_tags(Resources=[instance_id], Tags=[{"Key": "Name", "Value": f"Order-App-{number:02d}"}])
+    source = tmp_path / "order.aws_mattermost.yml"
+    source.write_text(yaml.safe_dump({"plugin": "mattermost_ha.aws.aws_mattermost", "deployment": "Order"}))
+    env = dict(os.environ, **aws.env, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    ansible = str(ANSIBLE_INVENTORY.parent / "ansible")
+    proc = subprocess.run([ansible, "mattermost_app", "-i", str(source), "--list-hosts"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=True)
+    listed = [line.strip() for line in proc.stdout.splitlines()[1:] if line.strip()]
+    assert listed == ["Order-App-01", "Order-App-02", "Order-App-03", "Order-App-04"]
