@@ -164,9 +164,12 @@ def test_input_aws_or_the_region_would_refuse_fails_in_validation(aws, bad, expe
          "mattermost_ha_monitoring_instance_type"),
         ({"mattermost_ha_instance_cloudwatch_agent": True, "mattermost_ha_node_logs_retention_days": 10},
          "aws_node_logs", "mattermost_ha_node_logs_retention_days"),
+        ({"mattermost_ha_instance_cloudwatch_agent": True,
+          "mattermost_ha_node_log_groups": {"mattermost": "/mattermost-ha/x", "system": "/mattermost-ha/x"}},
+         "aws_node_logs", "mattermost_ha_node_log_groups"),
     ],
     ids=["missing-password", "password-at", "password-space", "password-short", "app-count-0",
-         "domain-no-dot", "domain-url", "monitoring-instance-type", "node-logs-retention"],
+         "domain-no-dot", "domain-url", "monitoring-instance-type", "node-logs-retention", "node-log-groups-same-name"],
 )
 def test_bad_front_end_input_fails_in_its_role_validation_before_any_change(aws, override, role, variable):
     values = {key: value for key, value in {**BASE, **override}.items() if value is not None}

@@ -180,15 +180,19 @@ def targets_by_job():
     return found
 
 
-def app_nodes_in_inventory():
-    """The Name tags of the deployment's running app instances (the inventory's host names)."""
-    ec2 = client("ec2")
-    running = ec2.describe_instances(Filters=[
+def app_instance_ids():
+    """The Name tag -> instance ID of the deployment's running app instances."""
+    running = client("ec2").describe_instances(Filters=[
         {"Name": "tag:mattermost-ha:deployment", "Values": ["Mattermost"]},
         {"Name": "tag:mattermost-ha:role", "Values": ["app"]},
         {"Name": "instance-state-name", "Values": ["running"]}])
-    return sorted({t["Key"]: t["Value"] for t in i["Tags"]}["Name"]
-                  for r in running["Reservations"] for i in r["Instances"])
+    return {{t["Key"]: t["Value"] for t in i["Tags"]}["Name"]: i["InstanceId"]
+            for r in running["Reservations"] for i in r["Instances"]}
+
+
+def app_nodes_in_inventory():
+    """The Name tags of the deployment's running app instances (the inventory's host names)."""
+    return sorted(app_instance_ids())
 
 
 def lab_nodes():
@@ -468,6 +472,42 @@ def test_an_upgrade_that_skips_a_minor_version_is_refused_before_any_snapshot_or
         listed = podman_exec(node, "sh", "-c", script)
         assert listed.split() == [f"/opt/mattermost-{RUNNING}"]
         assert unit_starts_and_stops(node, began) == []
+
+
+def target_health_by_id():
+    elbv2 = client("elbv2")
+    [group] = elbv2.describe_target_groups(Names=["Mattermost-Targets"])["TargetGroups"]
+    health = elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]
+    return group["TargetGroupArn"], {h["Target"]["Id"]: h["TargetHealth"]["State"] for h in health}
+
+
+def test_an_upgrade_while_a_node_is_out_of_the_load_balancer_is_refused_before_any_snapshot_or_change(lab, first_run):
+    nodes = lab_nodes()
+    [*_, (out_name, out_id)] = sorted(app_instance_ids().items())
+    elbv2 = client("elbv2")
+    arn, _ = target_health_by_id()
+    elbv2.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": out_id, "Port": 8065}])
+    before = {node: linked_release(node) for node in nodes}
+    began = time.time()
+    try:
+        run = run_playbook("playbooks/upgrade.yml", *INVENTORY, "-e", "mattermost_ha_version=11.8.0", env=lab,
+                           mitogen=True, check=False)
+        assert run.returncode != 0
+        assert f"Not upgrading: not healthy in Mattermost-Targets: {out_name}." in run.folded
+        assert upgrade_snapshots() == {}
+        assert {node: linked_release(node) for node in nodes} == before
+        for node in nodes:
+            assert unit_starts_and_stops(node, began) == [], node
+    finally:
+        # Back in the target group, as the next tests need it: once its draining has ended, registered
+        # again and healthy.
+        deadline = time.monotonic() + 180
+        while out_id in target_health_by_id()[1] and time.monotonic() < deadline:
+            time.sleep(2)
+        elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": out_id, "Port": 8065}])
+        while target_health_by_id()[1].get(out_id) != "healthy" and time.monotonic() < deadline:
+            time.sleep(2)
+    assert target_states() == ["healthy"] * len(nodes)
 
 
 def test_an_upgrade_to_a_release_that_cannot_start_stops_at_the_first_node_with_no_failed_request(lab, first_run):
