@@ -449,11 +449,16 @@ def upgrade_snapshots():
             if "-upgrade-" in s["DBClusterSnapshotIdentifier"]}
 
 
-def target_states():
+def target_health_by_id():
+    """The target group's ARN, and each registered instance's state (the lab registers one port)."""
     elbv2 = client("elbv2")
     [group] = elbv2.describe_target_groups(Names=["Mattermost-Targets"])["TargetGroups"]
     health = elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]
-    return sorted(h["TargetHealth"]["State"] for h in health)
+    return group["TargetGroupArn"], {h["Target"]["Id"]: h["TargetHealth"]["State"] for h in health}
+
+
+def target_states():
+    return sorted(target_health_by_id()[1].values())
 
 
 def test_an_upgrade_that_skips_a_minor_version_is_refused_before_any_snapshot_or_change(lab, first_run):
@@ -472,13 +477,6 @@ def test_an_upgrade_that_skips_a_minor_version_is_refused_before_any_snapshot_or
         listed = podman_exec(node, "sh", "-c", script)
         assert listed.split() == [f"/opt/mattermost-{RUNNING}"]
         assert unit_starts_and_stops(node, began) == []
-
-
-def target_health_by_id():
-    elbv2 = client("elbv2")
-    [group] = elbv2.describe_target_groups(Names=["Mattermost-Targets"])["TargetGroups"]
-    health = elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]
-    return group["TargetGroupArn"], {h["Target"]["Id"]: h["TargetHealth"]["State"] for h in health}
 
 
 def test_an_upgrade_while_a_node_is_out_of_the_load_balancer_is_refused_before_any_snapshot_or_change(lab, first_run):
